@@ -109,7 +109,12 @@ def test_windowed_hand_case():
     j = windowed_junction(8, 4, fan_in=4)
     assert j.fan_in_table().tolist() == [[0, 1, 2, 7], [1, 2, 3, 4], [3, 4, 5, 6], [0, 5, 6, 7]]
     clipped = windowed_junction(8, 4, fan_in=4, circular=False)
-    assert clipped.fan_in_table().tolist() == [[0, 1, 2, 3], [1, 2, 3, 4], [3, 4, 5, 6], [4, 5, 6, 7]]
+    assert clipped.fan_in_table().tolist() == [
+        [0, 1, 2, 3],
+        [1, 2, 3, 4],
+        [3, 4, 5, 6],
+        [4, 5, 6, 7],
+    ]
 
 
 def test_dense_is_full():
@@ -132,8 +137,12 @@ def test_junction_from_mask_forms():
 @pytest.mark.parametrize(
     ("generator", "kwargs", "message"),
     [
-        (regular_junction, {"fan_out": 3}, r"fan_out \* in_features = 30 is not divisible by "
-                                           r"out_features = 7"),
+        (
+            regular_junction,
+            {"fan_out": 3},
+            r"fan_out \* in_features = 30 is not divisible by "
+            r"out_features = 7",
+        ),
         (regular_junction, {"fan_out": 9}, "fan_out = 9 exceeds out_features = 7"),
         (regular_junction, {"fan_in": 11}, "fan_in = 11 exceeds in_features = 10"),
         (regular_junction, {"density": 0.0}, r"density must lie in \(0, 1\]"),
@@ -163,3 +172,31 @@ def test_sizes_must_be_positive(sizes):
 def test_bad_seed(seed):
     with pytest.raises(ValueError, match="seed must be"):
         random_junction(4, 4, density=0.5, seed=seed)
+
+
+def _sequential_row_fill(keys, fan_out, fan_in):
+    """SPEC §2.2 one row at a time: forced columns first, then the smallest keys among open ones."""
+    n, p = keys.shape
+    need = np.full(p, fan_out)
+    rows = []
+    for row in range(n):
+        remaining = n - row
+        forced = np.flatnonzero(need == remaining)
+        open_columns = np.flatnonzero((need > 0) & (need < remaining))
+        extra = open_columns[np.argsort(keys[row, open_columns], kind="stable")]
+        chosen = np.sort(np.concatenate([forced, extra[: fan_in - forced.size]]))
+        need[chosen] -= 1
+        rows.append(chosen)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize(
+    ("p", "n", "fan_out"), [(800, 100, 50), (30, 20, 4), (12, 12, 11), (7, 7, 7)]
+)
+def test_batched_row_fill_equals_sequential(p, n, fan_out):
+    from neurofabric.topology.generators.regular import _row_fill
+
+    fan_in = p * fan_out // n
+    keys = np.random.default_rng(p + n).random((n, p), dtype=np.float32)
+    fast = np.sort(_row_fill(keys.copy(), fan_out, fan_in), axis=1)
+    np.testing.assert_array_equal(fast, _sequential_row_fill(keys, fan_out, fan_in))

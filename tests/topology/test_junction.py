@@ -82,7 +82,10 @@ def test_schedule_is_kept_and_compared():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"in_features": 0, "out_features": 2, "src": [], "dst": []}, "in_features must be positive"),
+        (
+            {"in_features": 0, "out_features": 2, "src": [], "dst": []},
+            "in_features must be positive",
+        ),
         ({"in_features": 2, "out_features": -1, "src": [], "dst": []}, "out_features must be"),
         ({"in_features": 2.5, "out_features": 2, "src": [], "dst": []}, "must be an integer"),
         ({"in_features": 2, "out_features": 2, "src": [2], "dst": [0]}, r"\[0, in_features = 2\)"),

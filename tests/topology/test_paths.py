@@ -28,7 +28,11 @@ def test_chain_path_counts_by_hand():
 def test_skip_adds_its_paths():
     t = Topology(
         (3, 2, 2),
-        {(0, 1): Junction.from_mask(M1), (1, 2): Junction.from_mask(M2), (0, 2): Junction.from_mask(SKIP)},
+        {
+            (0, 1): Junction.from_mask(M1),
+            (1, 2): Junction.from_mask(M2),
+            (0, 2): Junction.from_mask(SKIP),
+        },
     )
     assert path_counts(t).tolist() == (M2 @ M1 + SKIP).tolist()
     assert is_fully_connected(t)

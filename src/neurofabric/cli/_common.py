@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -60,9 +61,15 @@ def _default(value: object) -> object:
 
 def run_guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand, turning user mistakes into one ``error:`` line and exit status 2."""
-    try:
-        return handler(args)
-    except (UsageError, ValueError, OSError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = handler(args)
+        except (UsageError, ValueError, OSError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+    # Library warnings (e.g. fractional scatter ideals) become one line each, never a traceback.
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"warning: {message}", file=sys.stderr)
+    return status

@@ -22,19 +22,44 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.required = True
 
     make = sub.add_parser("make", help="generate a topology and save it as .npz")
-    make.add_argument("pattern", choices=MLP_PATTERNS, metavar="PATTERN",
-                      help=f"one of: {', '.join(MLP_PATTERNS)}")
-    make.add_argument("--sizes", type=int_list, required=True, metavar="N0,N1,...",
-                      help="neurons per layer, e.g. 800,100,10")
+    make.add_argument(
+        "pattern",
+        choices=MLP_PATTERNS,
+        metavar="PATTERN",
+        help=f"one of: {', '.join(MLP_PATTERNS)}",
+    )
+    make.add_argument(
+        "--sizes",
+        type=int_list,
+        required=True,
+        metavar="N0,N1,...",
+        help="neurons per layer, e.g. 800,100,10",
+    )
     sparsity = make.add_mutually_exclusive_group()
-    sparsity.add_argument("--fan-out", type=int_list, metavar="FO1,...",
-                          help="outputs per left neuron, one per junction")
-    sparsity.add_argument("--density", type=float_list, metavar="D1,...",
-                          help="fraction of possible edges, one per junction, in (0, 1]")
-    make.add_argument("--parallelism", type=int_list, metavar="Z1,...",
-                      help="clash-free: edges processed per cycle, one per junction")
-    make.add_argument("--memory-map", choices=("type1", "type2", "type3"), default="type1",
-                      help="clash-free memory map (default type1)")
+    sparsity.add_argument(
+        "--fan-out",
+        type=int_list,
+        metavar="FO1,...",
+        help="outputs per left neuron, one per junction",
+    )
+    sparsity.add_argument(
+        "--density",
+        type=float_list,
+        metavar="D1,...",
+        help="fraction of possible edges, one per junction, in (0, 1]",
+    )
+    make.add_argument(
+        "--parallelism",
+        type=int_list,
+        metavar="Z1,...",
+        help="clash-free: edges processed per cycle, one per junction",
+    )
+    make.add_argument(
+        "--memory-map",
+        choices=("type1", "type2", "type3"),
+        default="type1",
+        help="clash-free memory map (default type1)",
+    )
     make.add_argument("--dither", action="store_true", help="clash-free: permute banks per sweep")
     make.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     make.add_argument("--out", type=Path, required=True, help="where to write the .npz file")
@@ -46,8 +71,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="report sizes, densities, degrees, connectivity, scatter")
     show.add_argument("path", type=Path)
     show.add_argument("--png", type=Path, help="draw every junction's mask to this image")
-    show.add_argument("--schedule-png", type=Path,
-                      help="draw the bank-access schedule of each clash-free junction")
+    show.add_argument(
+        "--schedule-png",
+        type=Path,
+        help="draw the bank-access schedule of each clash-free junction",
+    )
     _scatter_options(show)
     show.add_argument("--force", action="store_true", help="overwrite existing image files")
     show.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -56,8 +84,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     scatter = sub.add_parser("scatter", help="scatter vector and network scatter (SPEC §3)")
     scatter.add_argument("path", type=Path)
     _scatter_options(scatter)
-    scatter.add_argument("--degree-source", choices=("mean", "neuron0"), default="mean",
-                         help="ideal counts from mean degrees, or Dey's neuron-0 degrees")
+    scatter.add_argument(
+        "--degree-source",
+        choices=("mean", "neuron0"),
+        default="mean",
+        help="ideal counts from mean degrees, or Dey's neuron-0 degrees",
+    )
     scatter.add_argument("--json", action="store_true", help="print the report as JSON")
     scatter.set_defaults(handler=_scatter)
 

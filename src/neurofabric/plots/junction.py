@@ -48,8 +48,11 @@ def plot_junction(junction: Junction, *, ax: Axes | None = None, title: str | No
     )
     ax.set_xlabel(f"input neuron (left layer, {junction.in_features})")
     ax.set_ylabel(f"output neuron (right layer, {junction.out_features})")
-    ax.set_title(title or f"{junction.in_features} → {junction.out_features}, density "
-                 f"{junction.density:.3g}, nnz {junction.nnz}")
+    ax.set_title(
+        title
+        or f"{junction.in_features} → {junction.out_features}, density "
+        f"{junction.density:.3g}, nnz {junction.nnz}"
+    )
     return ax
 
 
@@ -91,7 +94,9 @@ def plot_schedule(
     for cycle in report.clashing_cycles:
         if cycle < cycles:
             ax.axvspan(cycle - 0.5, cycle + 0.5, fill=False, edgecolor="red", linewidth=2)
-    verdict = "clash-free" if report.is_clash_free else f"{len(report.clashing_cycles)} clashing cycles"
+    verdict = (
+        "clash-free" if report.is_clash_free else f"{len(report.clashing_cycles)} clashing cycles"
+    )
     shown = "" if cycles == report.num_cycles else f", first {cycles} of {report.num_cycles} cycles"
     ax.set_title(f"bank-access schedule, parallelism {z}: {verdict}{shown}")
     ax.set_xlabel("cycle")
@@ -105,8 +110,9 @@ def plot_topology(topology: Topology) -> Figure:
     figure = Figure(figsize=(4.5 * count, 4.5), layout="constrained")
     for index, (key, junction) in enumerate(topology.junctions.items()):
         ax = figure.add_subplot(1, count, index + 1)
-        plot_junction(junction, ax=ax, title=f"junction {key[0]}→{key[1]}: density "
-                      f"{junction.density:.3g}")
+        plot_junction(
+            junction, ax=ax, title=f"junction {key[0]}→{key[1]}: density {junction.density:.3g}"
+        )
     return figure
 
 

@@ -161,7 +161,9 @@ def load_topology(path: str | os.PathLike) -> Topology:
             junctions[key] = junction
         return Topology(tuple(header["layer_sizes"]), junctions, header.get("metadata", {}))
     except (KeyError, TypeError, AttributeError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: corrupt topology file ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: corrupt topology file ({type(error).__name__}: {error})"
+        ) from None
     except ValueError as error:
         raise ValueError(f"{path}: invalid topology file: {error}") from None
 
@@ -177,9 +179,7 @@ def _load_dey_masks(path: Path, arrays: Mapping[str, np.ndarray]) -> Topology:
     return Topology.chain(junctions)
 
 
-def save_junction(
-    junction: Junction, path: str | os.PathLike, *, overwrite: bool = False
-) -> Path:
+def save_junction(junction: Junction, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write one junction as a two-layer topology file."""
     topology = Topology((junction.in_features, junction.out_features), {(0, 1): junction})
     return save_topology(topology, path, overwrite=overwrite)

@@ -53,7 +53,9 @@ class Topology:
                     f"junction key {key} must satisfy 0 <= source < target < {len(sizes)}"
                 )
             if not isinstance(junction, Junction):
-                raise ValueError(f"junction {key} must be a Junction, got {type(junction).__name__}")
+                raise ValueError(
+                    f"junction {key} must be a Junction, got {type(junction).__name__}"
+                )
             if junction.in_features != sizes[source] or junction.out_features != sizes[target]:
                 raise ValueError(
                     f"junction {key} joins {junction.in_features} -> {junction.out_features} "
@@ -89,9 +91,7 @@ class Topology:
                     f"layer has {sizes[-1]} neurons"
                 )
             sizes.append(junction.out_features)
-        return cls(
-            tuple(sizes), {(i, i + 1): j for i, j in enumerate(junctions)}, metadata or {}
-        )
+        return cls(tuple(sizes), {(i, i + 1): j for i, j in enumerate(junctions)}, metadata or {})
 
     @property
     def num_layers(self) -> int:

@@ -46,8 +46,11 @@ def regular_degrees(
     """
     p = _check_size("in_features", in_features)
     n = _check_size("out_features", out_features)
-    given = [name for name, v in (("fan_out", fan_out), ("fan_in", fan_in), ("density", density))
-             if v is not None]
+    given = [
+        name
+        for name, v in (("fan_out", fan_out), ("fan_in", fan_in), ("density", density))
+        if v is not None
+    ]
     if len(given) != 1:
         raise ValueError(
             f"give exactly one of fan_out, fan_in or density, got {', '.join(given) or 'none'}"

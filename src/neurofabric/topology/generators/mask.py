@@ -41,9 +41,7 @@ def junction_from_mask(
             return Junction.from_edges(in_features, out_features, src=array[:, 1], dst=array[:, 0])
     junction = Junction.from_mask(mask)
     if in_features is not None and junction.in_features != in_features:
-        raise ValueError(
-            f"mask has {junction.in_features} columns but in_features = {in_features}"
-        )
+        raise ValueError(f"mask has {junction.in_features} columns but in_features = {in_features}")
     if out_features is not None and junction.out_features != out_features:
         raise ValueError(f"mask has {junction.out_features} rows but out_features = {out_features}")
     return junction

@@ -102,8 +102,18 @@ def mlp_topology(
         generator = get_pattern(name)
         try:
             junctions.append(
-                _make(generator, name, p, n, fan_outs[i], densities[i], parallelisms[i],
-                      memory_map, dither, generators[i])
+                _make(
+                    generator,
+                    name,
+                    p,
+                    n,
+                    fan_outs[i],
+                    densities[i],
+                    parallelisms[i],
+                    memory_map,
+                    dither,
+                    generators[i],
+                )
             )
         except ValueError as error:
             raise ValueError(f"junction {i} ({p} -> {n}, {name}): {error}") from None
@@ -136,6 +146,13 @@ def _make(generator, name, p, n, fan_out, density, parallelism, memory_map, dith
     if name == "clash-free":
         if parallelism is None:
             raise ValueError("the clash-free pattern needs parallelism (edges per cycle)")
-        return generator(p, n, **sparsity, parallelism=parallelism, memory_map=memory_map,
-                         dither=dither, seed=rng)
+        return generator(
+            p,
+            n,
+            **sparsity,
+            parallelism=parallelism,
+            memory_map=memory_map,
+            dither=dither,
+            seed=rng,
+        )
     return generator(p, n, **sparsity, seed=rng)

@@ -58,20 +58,50 @@ def regular_junction(
     )
     rng = as_generator(seed)
     p, n = in_features, out_features
-    need = np.full(p, fan_out, dtype=np.int64)
-    # One uniform key per (row, column), drawn at once; within a row the open columns with the
-    # smallest keys are taken, which is a uniform draw without replacement.
+    # One uniform key per (row, column), drawn at once; a row takes the available columns with
+    # the smallest keys, which is a uniform draw without replacement among them.
     keys = rng.random((n, p), dtype=np.float32)
+    chosen = _row_fill(keys, fan_out, fan_in)
+    # Marking mask cells and reading them back row-major yields the canonical order directly.
+    mask = np.zeros((n, p), dtype=bool)
+    np.put_along_axis(mask, chosen, True, axis=1)
+    dst = np.repeat(np.arange(n, dtype=np.int64), fan_in)
+    src = np.flatnonzero(mask) - dst * p
+    return Junction._trusted(p, n, src, dst)
+
+
+def _row_fill(keys: np.ndarray, fan_out: int, fan_in: int) -> np.ndarray:
+    """Dey's row fill driven by ``keys``: returns the ``(n, fan_in)`` table of inputs.
+
+    Rows are processed in batches where the sequential algorithm provably makes the same
+    choices as independent per-row draws: no column can be forced (its need is below the rows
+    remaining after the batch) and none runs out before the batch's last row. The result is
+    identical to filling one row at a time with the same keys; batching only saves time.
+    """
+    n, p = keys.shape
+    need = np.full(p, fan_out, dtype=np.int64)
     src = np.empty((n, fan_in), dtype=np.int64)
-    for row in range(n):
+    row, batch = 0, n
+    while row < n:
         remaining = n - row
+        size = min(batch, remaining - int(need.max()))
+        if size >= 2:
+            block = keys[row : row + size]
+            block[:, need == 0] = 2.0
+            chosen = np.argpartition(block, fan_in - 1, axis=1)[:, :fan_in]
+            before_last = np.bincount(chosen[:-1].reshape(-1), minlength=p)
+            if np.all((before_last < need) | (need == 0)):
+                src[row : row + size] = chosen
+                need -= before_last + np.bincount(chosen[-1], minlength=p)
+                row += size
+                continue
+            batch = size // 2
         row_keys = keys[row]
-        # Forced columns sort first (key -1), exhausted ones last (key 2).
+        # Forced columns (need equals the rows left) sort first, exhausted ones last.
         row_keys[need == remaining] = -1.0
         row_keys[need == 0] = 2.0
         chosen = np.argpartition(row_keys, fan_in - 1)[:fan_in] if fan_in < p else np.arange(p)
         src[row] = chosen
         need[chosen] -= 1
-    src.sort(axis=1)
-    dst = np.repeat(np.arange(n, dtype=np.int64), fan_in)
-    return Junction(p, n, src.reshape(-1), dst)
+        row += 1
+    return src

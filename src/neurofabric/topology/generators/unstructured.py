@@ -51,7 +51,9 @@ def random_junction(
     """
     p = _check_size("in_features", in_features)
     n = _check_size("out_features", out_features)
-    given = [k for k, v in (("density", density), ("fan_out", fan_out), ("nnz", nnz)) if v is not None]
+    given = [
+        k for k, v in (("density", density), ("fan_out", fan_out), ("nnz", nnz)) if v is not None
+    ]
     if len(given) != 1:
         raise ValueError(
             f"give exactly one of density, fan_out or nnz, got {', '.join(given) or 'none'}"
@@ -60,7 +62,9 @@ def random_junction(
     total = p * n
     if bernoulli:
         if density is None:
-            raise ValueError("bernoulli=True draws each edge with probability density; give density")
+            raise ValueError(
+                "bernoulli=True draws each edge with probability density; give density"
+            )
         rho = check_density(density)
         dst, src = np.nonzero(rng.random((n, p)) < rho)
         return Junction(p, n, src, dst)
