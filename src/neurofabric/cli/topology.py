@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofabric.cli._common import UsageError, emit_json, float_list, int_list
-from neurofabric.topology.generators.mlp import PATTERNS, mlp_topology
+from neurofabric.cli import topology_make
+from neurofabric.cli._common import UsageError, emit_json
 from neurofabric.topology.io import load_topology, save_topology
 from neurofabric.topology.topology import Topology
 from neurofabric.topology.windows import parse_window_spec
-
-MLP_PATTERNS = tuple(PATTERNS)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -22,50 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.required = True
 
     make = sub.add_parser("make", help="generate a topology and save it as .npz")
-    make.add_argument(
-        "pattern",
-        choices=MLP_PATTERNS,
-        metavar="PATTERN",
-        help=f"one of: {', '.join(MLP_PATTERNS)}",
-    )
-    make.add_argument(
-        "--sizes",
-        type=int_list,
-        required=True,
-        metavar="N0,N1,...",
-        help="neurons per layer, e.g. 800,100,10",
-    )
-    sparsity = make.add_mutually_exclusive_group()
-    sparsity.add_argument(
-        "--fan-out",
-        type=int_list,
-        metavar="FO1,...",
-        help="outputs per left neuron, one per junction",
-    )
-    sparsity.add_argument(
-        "--density",
-        type=float_list,
-        metavar="D1,...",
-        help="fraction of possible edges, one per junction, in (0, 1]",
-    )
-    make.add_argument(
-        "--parallelism",
-        type=int_list,
-        metavar="Z1,...",
-        help="clash-free: edges processed per cycle, one per junction",
-    )
-    make.add_argument(
-        "--memory-map",
-        choices=("type1", "type2", "type3"),
-        default="type1",
-        help="clash-free memory map (default type1)",
-    )
-    make.add_argument("--dither", action="store_true", help="clash-free: permute banks per sweep")
-    make.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    make.add_argument("--out", type=Path, required=True, help="where to write the .npz file")
-    make.add_argument("--png", type=Path, help="also draw the junction masks to this image")
-    make.add_argument("--force", action="store_true", help="overwrite existing output files")
-    make.add_argument("--json", action="store_true", help="print the report as JSON")
+    topology_make.add_arguments(make)
     make.set_defaults(handler=_make)
 
     show = sub.add_parser("show", help="report sizes, densities, degrees, connectivity, scatter")
@@ -129,41 +84,20 @@ def _check_free(paths: list[Path | None], force: bool) -> None:
 
 
 def _make(args: argparse.Namespace) -> int:
-    _check_free([args.out, args.png], args.force)
-    if args.pattern != "dense" and args.fan_out is None and args.density is None:
-        raise UsageError(f"pattern {args.pattern} needs --fan-out or --density")
-    count = len(args.sizes) - 1
-    for name in ("fan_out", "density", "parallelism"):
-        values = getattr(args, name)
-        if values is not None and len(values) != count:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(
-                f"{flag} needs one value per junction: {count} junctions for --sizes "
-                f"{','.join(map(str, args.sizes))}, got {len(values)}"
-            )
-    if args.pattern == "clash-free" and args.parallelism is None:
-        raise UsageError("pattern clash-free needs --parallelism, one value per junction")
-    topology = mlp_topology(
-        args.sizes,
-        args.pattern,
-        fan_out=args.fan_out,
-        density=args.density,
-        parallelism=args.parallelism,
-        memory_map=args.memory_map,
-        dither=args.dither,
-        seed=args.seed,
-    )
-    save_topology(topology, args.out, overwrite=args.force)
+    out = topology_make.output_path(args)
+    _check_free([out, args.png], args.force)
+    topology = topology_make.build(args)
+    save_topology(topology, out, overwrite=args.force)
     if args.png is not None:
-        _draw_masks(topology, args.png, args.force)
-    return _report(topology, args, saved=args.out)
+        _draw(topology, args.png, args.force)
+    return _report(topology, args, saved=out)
 
 
 def _show(args: argparse.Namespace) -> int:
     _check_free([args.png, args.schedule_png], args.force)
     topology = load_topology(args.path)
     if args.png is not None:
-        _draw_masks(topology, args.png, args.force)
+        _draw(topology, args.png, args.force)
     if args.schedule_png is not None:
         _draw_schedules(topology, args.schedule_png, args.force)
     return _report(topology, args)
@@ -208,10 +142,14 @@ def _scatter(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw_masks(topology: Topology, path: Path, force: bool) -> None:
-    from neurofabric.plots import plot_topology, save_figure
+def _draw(topology: Topology, path: Path, force: bool) -> None:
+    """Masks of an MLP; for a cascade, its edges (small ones) and path-count heatmap."""
+    from neurofabric.plots import plot_cascade_overview, plot_topology, save_figure
 
-    save_figure(plot_topology(topology), path, overwrite=force)
+    figure = (
+        plot_cascade_overview(topology) if topology.kind == "cascade" else plot_topology(topology)
+    )
+    save_figure(figure, path, overwrite=force)
 
 
 def _draw_schedules(topology: Topology, path: Path, force: bool) -> None:
@@ -232,9 +170,12 @@ def _draw_schedules(topology: Topology, path: Path, force: bool) -> None:
 
 def _format(info: dict) -> str:
     lines = [
+        f"kind             {info['kind']}, depth {info['depth']}"
+        + (f", identity skips {info['identity_skips']}" if info["identity_skips"] else ""),
         f"layer sizes      {' -> '.join(map(str, info['layer_sizes']))}",
         f"parameters       {info['parameters']} of {info['dense_parameters']} dense "
-        f"(overall density {info['overall_density']:.4g})",
+        f"(overall density {info['overall_density']:.4g}); capacity bound "
+        f"{info['capacity_bound']}",
     ]
     for j in info["junctions"]:
         fan_in, fan_out = j["fan_in"], j["fan_out"]
@@ -247,17 +188,22 @@ def _format(info: dict) -> str:
             clash = j["clash"]
             verdict = "clash-free" if clash["is_clash_free"] else "CLASHES"
             line += f"  parallelism {j['parallelism']}: {clash['num_cycles']} cycles, {verdict}"
+        if "blocks" in j:
+            b = j["blocks"]
+            line += f"  blocks {b['blocks']} x ({b['block_out']}x{b['block_in']})"
         lines.append(line)
-    connectivity = info["connectivity"]
-    paths = connectivity["path_counts"]
+    paths = info["path_diversity"]
     lines.append(
-        f"connectivity     {'full' if connectivity['fully_connected'] else 'partial'} "
-        f"({connectivity['reachable_fraction']:.4g} of input-output pairs); paths per pair "
+        f"connectivity     {'full' if info['fully_connected'] else 'partial'} "
+        f"({info['reachable_fraction']:.4g} of input-output pairs); paths per pair "
         f"min {paths['min']:g} mean {paths['mean']:.4g} max {paths['max']:g}"
     )
     scatter = info["scatter"]
-    vector = " ".join(f"{v:.3f}" for v in scatter["vector"])
-    lines.append(f"scatter          [{vector}]  network scatter {scatter['value']:.4f}")
+    if scatter is None:
+        lines.append("scatter          skipped for this size (give --windows to compute it)")
+    else:
+        vector = " ".join(f"{v:.3f}" for v in scatter["vector"])
+        lines.append(f"scatter          [{vector}]  network scatter {scatter['value']:.4f}")
     if "path" in info:
         lines.append(f"saved            {info['path']}")
     return "\n".join(lines)

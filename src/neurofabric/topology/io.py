@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurofabric.topology.blocks import BlockStructure
 from neurofabric.topology.junction import Junction
 from neurofabric.topology.topology import Topology
 
@@ -33,6 +34,8 @@ def _digest(junction: Junction) -> str:
     digest.update(junction.dst.tobytes())
     if junction.schedule is not None:
         digest.update(junction.schedule.tobytes())
+    if junction.blocks is not None:
+        digest.update(json.dumps(junction.blocks.to_dict(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -100,6 +103,7 @@ def save_topology(
                 "out_features": junction.out_features,
                 "nnz": junction.nnz,
                 "parallelism": junction.parallelism,
+                "blocks": None if junction.blocks is None else junction.blocks.to_dict(),
                 "sha256": _digest(junction),
             }
         )
@@ -108,6 +112,8 @@ def save_topology(
         "version": VERSION,
         "layer_sizes": list(topology.layer_sizes),
         "junctions": entries,
+        "identity_skips": sorted([list(key) for key in topology.identity_skips]),
+        "kind": topology.kind,
         "metadata": dict(topology.metadata if metadata is None else metadata),
     }
     try:
@@ -148,6 +154,7 @@ def load_topology(path: str | os.PathLike) -> Topology:
             key = (int(entry["source"]), int(entry["target"]))
             prefix = _prefix(key)
             schedule = arrays.get(f"{prefix}_schedule")
+            blocks = entry.get("blocks")
             junction = Junction(
                 int(entry["in_features"]),
                 int(entry["out_features"]),
@@ -155,11 +162,18 @@ def load_topology(path: str | os.PathLike) -> Topology:
                 arrays[f"{prefix}_dst"],
                 schedule,
                 entry.get("parallelism"),
+                None if blocks is None else BlockStructure.from_dict(blocks),
             )
             if _digest(junction) != entry["sha256"]:
                 raise ValueError(f"junction {key} does not match its checksum (file was altered)")
             junctions[key] = junction
-        return Topology(tuple(header["layer_sizes"]), junctions, header.get("metadata", {}))
+        return Topology(
+            tuple(header["layer_sizes"]),
+            junctions,
+            header.get("metadata", {}),
+            frozenset(tuple(key) for key in header.get("identity_skips", [])),
+            header.get("kind", "mlp"),
+        )
     except (KeyError, TypeError, AttributeError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(
             f"{path}: corrupt topology file ({type(error).__name__}: {error})"

@@ -19,6 +19,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse
 
+from neurofabric.topology.blocks import BlockStructure
+
 
 def _check_size(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -58,6 +60,9 @@ class Junction:
         dst: ``(nnz,)`` right neuron of each edge, read-only; edges sorted by ``(dst, src)``.
         schedule: ``(nnz,)`` hardware processing order (slot -> edge index), or ``None``.
         parallelism: Edges processed per cycle by that schedule (``z``), or ``None``.
+        blocks: For a cascade stage, its :class:`~neurofabric.topology.blocks.BlockStructure`
+            (block-diagonal up to grid permutations), whose nonzeros are exactly the edges;
+            fast kernels run it as a batched matmul. ``None`` otherwise.
 
     Example:
         >>> j = Junction.from_edges(3, 2, src=[2, 0, 1], dst=[0, 0, 1])
@@ -73,6 +78,7 @@ class Junction:
     dst: np.ndarray
     schedule: np.ndarray | None = None
     parallelism: int | None = None
+    blocks: BlockStructure | None = None
 
     def __post_init__(self) -> None:
         in_features = _check_size("in_features", self.in_features)
@@ -120,6 +126,21 @@ class Junction:
         object.__setattr__(self, "dst", _readonly(dst))
         object.__setattr__(self, "schedule", None if schedule is None else _readonly(schedule))
         object.__setattr__(self, "parallelism", parallelism)
+        if self.blocks is not None:
+            self._check_blocks()
+
+    def _check_blocks(self) -> None:
+        blocks = self.blocks
+        if not isinstance(blocks, BlockStructure):
+            raise ValueError(f"blocks must be a BlockStructure, got {type(blocks).__name__}")
+        if (blocks.in_features, blocks.out_features) != (self.in_features, self.out_features):
+            raise ValueError(
+                f"block structure maps {blocks.in_features} -> {blocks.out_features} neurons, "
+                f"the junction {self.in_features} -> {self.out_features}"
+            )
+        src, dst = blocks.edges()
+        if not (np.array_equal(src, self.src) and np.array_equal(dst, self.dst)):
+            raise ValueError("the block structure does not reproduce the junction's edges")
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -178,6 +199,7 @@ class Junction:
         dst: np.ndarray,
         schedule: np.ndarray | None = None,
         parallelism: int | None = None,
+        blocks: BlockStructure | None = None,
     ) -> Junction:
         """Wrap arrays a generator built canonical by construction, skipping the O(nnz) checks.
 
@@ -192,10 +214,24 @@ class Junction:
             "dst": _readonly(np.asarray(dst, dtype=np.int64)),
             "schedule": None if schedule is None else _readonly(np.asarray(schedule, np.int64)),
             "parallelism": None if parallelism is None else int(parallelism),
+            "blocks": blocks,
         }
         for name, value in fields.items():
             object.__setattr__(junction, name, value)
         return junction
+
+    @classmethod
+    def from_blocks(cls, blocks: BlockStructure) -> Junction:
+        """Build the junction whose edges are the nonzeros of a block structure.
+
+        Example:
+            >>> from neurofabric.topology.blocks import BlockStructure
+            >>> Junction.from_blocks(BlockStructure(blocks=2, block_in=2, block_out=1)).to_mask()
+            array([[ True,  True, False, False],
+                   [False, False,  True,  True]])
+        """
+        src, dst = blocks.edges()
+        return cls._trusted(blocks.in_features, blocks.out_features, src, dst, blocks=blocks)
 
     @classmethod
     def from_mask(cls, mask: object) -> Junction:
@@ -334,6 +370,7 @@ class Junction:
             and np.array_equal(self.src, other.src)
             and np.array_equal(self.dst, other.dst)
             and self.parallelism == other.parallelism
+            and self.blocks == other.blocks
             and same_schedule
         )
 
@@ -342,6 +379,10 @@ class Junction:
 
     def __repr__(self) -> str:
         extra = f", parallelism={self.parallelism}" if self.parallelism else ""
+        if self.blocks is not None:
+            extra += (
+                f", blocks={self.blocks.blocks}x({self.blocks.block_out}x{self.blocks.block_in})"
+            )
         return (
             f"Junction(in_features={self.in_features}, out_features={self.out_features}, "
             f"nnz={self.nnz}, density={self.density:.4g}{extra})"

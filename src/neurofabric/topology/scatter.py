@@ -285,7 +285,8 @@ def scatter(
             or ``out_matter`` out of range, ``"neuron0"`` with skips, or a zero ideal.
 
     Warns:
-        UserWarning: Once, listing the entries whose ideal is not an integer.
+        UserWarning: Once, listing the entries whose ideal is not an integer, when ``windows``
+            are given (the default windows often have fractional ideals by design).
 
     Example:
         >>> from neurofabric.topology.windows import window1d
@@ -301,6 +302,7 @@ def scatter(
     sizes = topology.layer_sizes
     last = len(sizes) - 1
     keys = list(topology.junctions)
+    explicit = windows is not None
     if windows is None:
         windows = default_windows(topology)
     if len(windows) != 2 * len(keys) + 2:
@@ -330,7 +332,8 @@ def scatter(
 
     forward, backward = _network_entries(topology, checked[-2], checked[-1], degree_source)
     entries += [(forward, out_matter), (backward, in_matter)]
-    _warn_non_integer([(e.label, e.ideal) for e, _ in entries])
+    if explicit:  # fractional ideals are expected with the default windows
+        _warn_non_integer([(e.label, e.ideal) for e, _ in entries])
     return ScatterReport(
         vector=tuple(float(e.scores[:matter].mean()) for e, matter in entries),
         labels=tuple(e.label for e, _ in entries),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from neurofabric.topology.junction import Junction, _check_size
 
 JunctionKey = tuple[int, int]
+Kind = Literal["mlp", "cascade"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +26,12 @@ class Topology:
         junctions: Read-only mapping ``(source, target) -> Junction``, sorted by key.
         metadata: JSON-serialisable notes on how the topology was made (generator, seed, …);
             saved with it, not part of equality.
+        identity_skips: Fixed skip connections ``(source, target)``: the target layer adds the
+            source layer's first ``min(N_source, N_target)`` activations with weight 1. They
+            are not parameters (SPEC §4.6) but count in path counts and reachability.
+        kind: ``"mlp"`` — a network whose layers are all neurons (nonlinear hidden layers) —
+            or ``"cascade"`` — a product of sparse stages that replaces one dense
+            ``N_0 × N_L`` layer (stages linear, SPEC §4).
 
     Example:
         >>> from neurofabric.topology import Junction
@@ -37,6 +44,8 @@ class Topology:
     layer_sizes: tuple[int, ...]
     junctions: Mapping[JunctionKey, Junction]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    identity_skips: frozenset[JunctionKey] = frozenset()
+    kind: Kind = "mlp"
 
     def __post_init__(self) -> None:
         sizes = tuple(_check_size(f"layer_sizes[{i}]", s) for i, s in enumerate(self.layer_sizes))
@@ -69,12 +78,26 @@ class Topology:
         object.__setattr__(self, "layer_sizes", sizes)
         object.__setattr__(self, "junctions", MappingProxyType(checked))
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        skips = set()
+        for key in self.identity_skips:
+            source, target = (int(k) for k in key)
+            if not 0 <= source < target < len(sizes):
+                raise ValueError(
+                    f"identity skip {tuple(key)} must satisfy 0 <= source < target < {len(sizes)}"
+                )
+            skips.add((source, target))
+        object.__setattr__(self, "identity_skips", frozenset(skips))
+        if self.kind not in ("mlp", "cascade"):
+            raise ValueError(f"kind must be 'mlp' or 'cascade', got {self.kind!r}")
 
     @classmethod
     def chain(
         cls,
         junctions: list[Junction] | tuple[Junction, ...],
         metadata: Mapping[str, Any] | None = None,
+        *,
+        identity_skips: frozenset[JunctionKey] | set[JunctionKey] = frozenset(),
+        kind: Kind = "mlp",
     ) -> Topology:
         """Stack junctions into an MLP topology ``(0, 1), (1, 2), …``.
 
@@ -91,7 +114,13 @@ class Topology:
                     f"layer has {sizes[-1]} neurons"
                 )
             sizes.append(junction.out_features)
-        return cls(tuple(sizes), {(i, i + 1): j for i, j in enumerate(junctions)}, metadata or {})
+        return cls(
+            tuple(sizes),
+            {(i, i + 1): j for i, j in enumerate(junctions)},
+            metadata or {},
+            frozenset(identity_skips),
+            kind,
+        )
 
     @property
     def num_layers(self) -> int:
@@ -108,8 +137,16 @@ class Topology:
 
     @property
     def has_skips(self) -> bool:
-        """Whether some junction jumps over a layer."""
-        return any(t - s > 1 for s, t in self.junctions)
+        """Whether some junction jumps over a layer, or any fixed identity skip exists."""
+        return bool(self.identity_skips) or any(t - s > 1 for s, t in self.junctions)
+
+    @property
+    def depth(self) -> int:
+        """Junctions on the longest input-to-output path (stages of a cascade)."""
+        longest = [0] * self.num_layers
+        for source, target in self.junctions:  # keys are sorted by source, so a DAG order
+            longest[target] = max(longest[target], longest[source] + 1)
+        return longest[-1]
 
     @property
     def nnz(self) -> int:
@@ -118,8 +155,11 @@ class Topology:
 
     @property
     def dense_parameters(self) -> int:
-        """Weights of the fully connected MLP with the same layer sizes."""
+        """Weights of the dense equivalent: the fully connected MLP with the same layer sizes,
+        or, for a cascade, the one dense ``N_0 × N_L`` layer it replaces."""
         sizes = self.layer_sizes
+        if self.kind == "cascade":
+            return sizes[0] * sizes[-1]
         return sum(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1))
 
     @property
@@ -137,8 +177,11 @@ class Topology:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Topology):
             return NotImplemented
-        return self.layer_sizes == other.layer_sizes and dict(self.junctions) == dict(
-            other.junctions
+        return (
+            self.layer_sizes == other.layer_sizes
+            and dict(self.junctions) == dict(other.junctions)
+            and self.identity_skips == other.identity_skips
+            and self.kind == other.kind
         )
 
     def __hash__(self) -> int:
