@@ -64,9 +64,8 @@ class GridPermutation:
 
     @property
     def is_identity(self) -> bool:
-        kept = [(s, a) for s, a in zip(self.shape, self.axes, strict=True) if s > 1]
-        moved = [a for s, a in zip(self.shape, range(len(self.shape)), strict=True) if s > 1]
-        return [a for _, a in kept] == sorted(a for _, a in kept) or not moved
+        kept = [a for a in self.axes if self.shape[a] > 1]
+        return kept == sorted(kept)
 
     def indices(self) -> np.ndarray:
         """``(size,)`` source index of every output position: ``apply(x) == x[indices()]``."""
@@ -148,12 +147,11 @@ class BlockStructure:
             np.arange(self.in_features) if self.input_order is None else self.input_order.indices()
         ).reshape(g, bi)
         feeds = np.sort(feeds, axis=1)
-        # Block of every output neuron: position in the block output is the inverse of Q.
+        # Output neuron y reads block position Q.indices()[y], since apply(z) == z[indices()].
         if self.output_order is None:
             position = np.arange(self.out_features)
         else:
-            position = np.empty(self.out_features, dtype=np.int64)
-            position[self.output_order.indices()] = np.arange(self.out_features)
+            position = self.output_order.indices()
         table = feeds[position // bo]  # (out_features, block_in)
         dst = np.repeat(np.arange(self.out_features, dtype=np.int64), bi)
         src = table.reshape(-1)

@@ -20,10 +20,12 @@ def _num_digits(features: int, radix: int) -> int:
         power *= radix
         digits += 1
     if power != features or digits == 0:
-        below = radix ** max(digits - 1, 1)
+        above = max(power, radix)
+        below = above // radix
+        nearest = f"{below} or {above}" if below >= radix else f"{above} or {above * radix}"
         raise ValueError(
             f"features = {features} must be a power of radix = {radix} (at least {radix}); "
-            f"nearest: {below} or {power if power != below else power * radix}"
+            f"nearest: {nearest}"
         )
     return digits
 
