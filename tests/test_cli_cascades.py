@@ -49,10 +49,30 @@ def test_butterfly_256_one_path_per_pair(tmp_path, capsys):
         (["benes", "--features", "16"], 7, 8, 16 * 2 * 7),
         (["benes", "--features", "16", "--recursion-depth", "1"], 3, 2, 16 * 2 * 2 + 16 * 8),
         (["monarch", "--features", "64", "--blocks", "8"], 2, 1, 64 * 64 // 8 + 64 * 8),
-        (["clos", "--in", "64", "--out-features", "32", "--groups", "4", "--middle", "4"],
-         3, 4, 4 * 4 * (16 + 8 + 4)),
-        (["clos", "--in", "64", "--out-features", "64", "--groups", "16", "--middle", "4",
-          "--stages", "5"], 5, 16, None),
+        (
+            ["clos", "--in", "64", "--out-features", "32", "--groups", "4", "--middle", "4"],
+            3,
+            4,
+            4 * 4 * (16 + 8 + 4),
+        ),
+        (
+            [
+                "clos",
+                "--in",
+                "64",
+                "--out-features",
+                "64",
+                "--groups",
+                "16",
+                "--middle",
+                "4",
+                "--stages",
+                "5",
+            ],
+            5,
+            16,
+            None,
+        ),
         (["block-shuffle", "--sizes", "64,64,64,64", "--groups", "8,8,8"], 3, 8, 3 * 64 * 8),
         (["random-cascade", "--sizes", "64,64,64", "--density", "0.25,0.25"], 2, None, 2048),
     ],
@@ -80,9 +100,26 @@ def test_skips_show_up_in_the_metrics(tmp_path, capsys):
 
 def test_cascade_picture(tmp_path, capsys):
     png = tmp_path / "c.png"
-    code, _, err = run(capsys, "topology", "make", "clos", "--in", "16", "--out", "16",
-                       "--groups", "4", "--middle", "4", "--skip", "identity",
-                       "--out", tmp_path / "c.npz", "--png", png)
+    code, _, err = run(
+        capsys,
+        "topology",
+        "make",
+        "clos",
+        "--in",
+        "16",
+        "--out",
+        "16",
+        "--groups",
+        "4",
+        "--middle",
+        "4",
+        "--skip",
+        "identity",
+        "--out",
+        tmp_path / "c.npz",
+        "--png",
+        png,
+    )
     assert code == 0, err
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -90,20 +127,52 @@ def test_cascade_picture(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["clos", "--in", "100", "--out", "96", "--groups", "16", "--middle", "4"],
-         "in_features = 100 is not divisible by groups = 16"),
-        (["clos", "--in", "64", "--out", "64", "--groups", "4", "--middle", "0"],
-         "middle must be positive"),
+        (
+            ["clos", "--in", "100", "--out", "96", "--groups", "16", "--middle", "4"],
+            "in_features = 100 is not divisible by groups = 16",
+        ),
+        (
+            ["clos", "--in", "64", "--out", "64", "--groups", "4", "--middle", "0"],
+            "middle must be positive",
+        ),
         (["clos", "--in", "64", "--out", "64", "--groups", "4"], "needs --middle"),
-        (["clos", "--in", "64", "--out", "64", "--groups", "4", "--middle", "4", "--stages",
-          "4"], "3 or 5"),
+        (
+            [
+                "clos",
+                "--in",
+                "64",
+                "--out",
+                "64",
+                "--groups",
+                "4",
+                "--middle",
+                "4",
+                "--stages",
+                "4",
+            ],
+            "3 or 5",
+        ),
         (["butterfly", "--features", "100"], "power of radix = 2"),
         (["butterfly", "--features", "81", "--radix", "1"], "radix must be at least 2"),
         (["monarch", "--features", "64", "--blocks", "5"], "not divisible by blocks = 5"),
         (["benes", "--features", "16", "--recursion-depth", "9"], "recursion_depth"),
         (["butterfly", "--features", "16", "--out", "16"], "numeric --out"),
-        (["clos", "--in", "16", "--out", "16", "--groups", "4", "--middle", "4", "--skip",
-          "sideways"], "invalid choice"),
+        (
+            [
+                "clos",
+                "--in",
+                "16",
+                "--out",
+                "16",
+                "--groups",
+                "4",
+                "--middle",
+                "4",
+                "--skip",
+                "sideways",
+            ],
+            "invalid choice",
+        ),
     ],
 )
 def test_cascade_errors(tmp_path, capsys, argv, message):

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from neurofabric import __version__
-from neurofabric.cli import topology
+from neurofabric.cli import bench, datasets, morse, topology
 from neurofabric.cli._common import Parser, UsageError, run_guarded
 
 
@@ -19,6 +19,9 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
     topology.register(commands)
+    bench.register(commands)
+    morse.register(commands)
+    datasets.register(commands)
     return parser
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from neurofabric.kernels.base import Kernel, Plan
+from neurofabric.kernels.blockdiag import BlockDiagKernel
+from neurofabric.kernels.csr import CSRKernel
+from neurofabric.kernels.dense import DenseKernel
+from neurofabric.kernels.gather import GatherKernel
 from neurofabric.kernels.reference import ReferenceKernel
 
 #: Kernel name -> kernel. Tests iterate over it, so every entry is held equal to ``reference``.
 KERNELS: dict[str, Kernel] = {
     "reference": ReferenceKernel(),
+    "dense": DenseKernel(),
+    "gather": GatherKernel(),
+    "csr": CSRKernel(),
+    "blockdiag": BlockDiagKernel(),
 }
 
 
@@ -33,15 +41,34 @@ def get_kernel(name: str) -> Kernel:
 def select_kernel(junction, *, batch: int | None = None) -> str:
     """The ``kernel="auto"`` policy: the fastest registered kernel for ``junction``.
 
-    Block-structured stages run as batched matmuls; dense-ish junctions (density above
-    :data:`DENSE_THRESHOLD`) materialise their weight, since a sparse kernel would be slower
-    than ``nn.Linear`` there; constant fan-in junctions gather; everything else uses CSR.
+    Measured forward + backward on 2 CPU threads at 1024²–4096², float32
+    (``benchmarks/bench_kernels_quick.py``; ``batch=None`` means a training batch, 256):
+
+    1. ``blockdiag`` for a block-structured stage whose blocks are at least
+       :data:`MIN_BLOCK_WIDTH` wide (narrower blocks leave ``bmm`` slower than ``csr``);
+    2. ``dense`` for a complete junction (its weight is a free ``view``), or above the density
+       of :data:`DENSE_THRESHOLDS` for this batch, where one scatter plus a GEMM beats the
+       sparse kernel (never at batch 1: materialising ``o·i`` values costs more than the
+       ``e`` products);
+    3. ``gather`` for a constant fan-in of at least :data:`MIN_GATHER_FAN_IN`, else ``csr``.
+
     Falls back to ``reference`` while a kernel is not registered.
     """
+    blocks = junction.blocks
+    gather_threshold, csr_threshold = dense_thresholds(batch)
+    gather = junction.has_constant_fan_in and (
+        junction.nnz >= MIN_GATHER_FAN_IN * junction.out_features
+    )
+    complete = junction.nnz == junction.in_features * junction.out_features
     for name, wanted in (
-        ("blockdiag", junction.blocks is not None and not junction.blocks.diagonal),
-        ("dense", junction.density > DENSE_THRESHOLD),
-        ("gather", junction.has_constant_fan_in),
+        (
+            "blockdiag",
+            blocks is not None
+            and not blocks.diagonal
+            and min(blocks.block_in, blocks.block_out) >= MIN_BLOCK_WIDTH,
+        ),
+        ("dense", complete or junction.density > (gather_threshold if gather else csr_threshold)),
+        ("gather", gather),
         ("csr", True),
     ):
         if wanted and name in KERNELS and KERNELS[name].supports(junction):
@@ -49,16 +76,46 @@ def select_kernel(junction, *, batch: int | None = None) -> str:
     return "reference"
 
 
-#: Above this density a sparse kernel is slower than dense ``F.linear`` on CPU (SPEC §11: the
-#: best gather path reaches about a quarter of the ideal speed-up).
-DENSE_THRESHOLD = 0.2
+def dense_thresholds(batch: int | None = None) -> tuple[float, float]:
+    """``(gather, csr)``: the density above which ``dense`` is faster, for a batch size."""
+    batch = 256 if batch is None else batch
+    return next(value for smallest, value in DENSE_THRESHOLDS.items() if batch >= smallest)
+
+
+#: Smallest batch -> density above which ``dense`` beats ``gather`` / ``csr``, forward +
+#: backward, 2 CPU threads, 2048² and 4096² (the crossover barely moves with size): at batch
+#: 256 ``gather`` ties ``dense`` at 0.28–0.33 and ``csr`` at 0.2–0.23; at batches 16–64 at
+#: 0.4 and 0.3–0.4; at batch 1 ``dense`` loses even at density 0.9.
+DENSE_THRESHOLDS: dict[int, tuple[float, float]] = {
+    128: (0.3, 0.2),
+    2: (0.4, 0.33),
+    1: (1.0, 1.0),
+}
+
+#: The ``csr`` threshold at training batch sizes: above this density an irregular junction
+#: is faster as a dense matmul.
+DENSE_THRESHOLD = DENSE_THRESHOLDS[128][1]
+
+#: Narrowest blocks ``blockdiag`` is chosen for (batch 256, 4096²): 4×4 blocks ran 1.6× slower
+#: than ``csr``, 8×8 blocks as fast as ``csr`` and 1.3–2× faster than ``gather``, 16×16 blocks
+#: 1.7–2.7× faster than both.
+MIN_BLOCK_WIDTH = 8
+
+#: Smallest constant fan-in ``gather`` is chosen for: below it ``csr`` is 1.2–1.6× faster at
+#: batches of 32 and more (``gather``'s two layout transposes per pass dominate tiny rows); at
+#: fan-in 64 and more ``gather`` is faster (1.4× at 4096², fan-in 256).
+MIN_GATHER_FAN_IN = 32
 
 __all__ = [
     "DENSE_THRESHOLD",
+    "DENSE_THRESHOLDS",
+    "MIN_BLOCK_WIDTH",
+    "MIN_GATHER_FAN_IN",
     "KERNELS",
     "Kernel",
     "Plan",
     "available_kernels",
+    "dense_thresholds",
     "get_kernel",
     "select_kernel",
 ]

@@ -1,0 +1,119 @@
+"""The ``csr`` kernel: any junction, as a torch sparse CSR matrix with a custom backward.
+
+Shape legend: ``b`` batch, ``i`` in_features, ``o`` out_features, ``e`` edges (nnz).
+
+The canonical edge order is CSR order (rows = output neurons, columns sorted), so the ``(o, i)``
+CSR matrix is the prepared ``crow``/``col`` indices around the weight vector itself, built
+each call without copying. Forward: ``y = (S · xᵀ)ᵀ`` (``torch.sparse.mm``; ``torch.mv`` at
+batch 1), returned as that transposed (feature-major) view. Backward, instead of autograd
+through ``sparse.mm`` (about 0.1 of the ideal speed-up, SPEC §11):
+
+- ``∂L/∂x = (Sᵀ · ∂L/∂yᵀ)ᵀ`` with ``Sᵀ`` a CSR matrix over the transposed indices, its values
+  the weights gathered into transposed order;
+- ``∂L/∂w`` = the ``e`` sampled dot products (``torch.sparse.sampled_addmm``), ``O(e)`` memory.
+
+At batch 1 the backward forms the ``e`` products ``∂L/∂y[dst]·w`` and ``∂L/∂y[dst]·x[src]``
+directly (a scatter-add and a gather), with no transposed matrix.
+
+Measured (2 threads, 4096², density 1/16, batch 256, float32, best of repeated runs): forward
+17 ms, forward + backward about 52 ms, 0.2 of the ideal speed-up over dense ``F.linear``
+(SPEC §11 measured 0.19 for this method); ``torch.sparse.mm`` with builtin autograd takes
+about 150 ms. ``gather``'s ``embedding_bag`` formulation does the same junction in 31 ms.
+
+Memory: three int32 indices per edge (``col``, and the transposed ``order`` and ``col``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from neurofabric.kernels._sparse import (
+    as_index,
+    csr,
+    edge_gradient,
+    index_dtype,
+    transpose_offsets,
+    transpose_order,
+)
+from neurofabric.kernels.base import Plan
+from neurofabric.topology.junction import Junction
+
+
+def sparse_times(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``x · matrixᵀ`` for a CSR ``matrix`` ``(n, m)`` and dense ``x`` ``(b, m)``: ``(b, n)``."""
+    if x.shape[0] == 1:
+        return torch.mv(matrix, x[0]).unsqueeze(0)
+    return torch.sparse.mm(matrix, x.t()).t()
+
+
+class _CSRFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, crow, col, order, transpose_crow, transpose_col):
+        ctx.save_for_backward(x, weight, crow, col, order, transpose_crow, transpose_col)
+        o = crow.numel() - 1
+        if x.shape[0] == 0 or weight.numel() == 0:
+            return x.new_zeros(x.shape[0], o)
+        return sparse_times(csr(crow, col, weight, (o, x.shape[1])), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x, weight, crow, col, order, transpose_crow, transpose_col = ctx.saved_tensors
+        o, i = crow.numel() - 1, x.shape[1]
+        need_x, need_weight = ctx.needs_input_grad[:2]
+        if x.shape[0] == 0 or weight.numel() == 0:
+            grad_x = torch.zeros_like(x) if need_x else None
+            grad_weight = torch.zeros_like(weight) if need_weight else None
+        elif x.shape[0] == 1:  # the e products grad_output[dst] · (x[src], w), no transposes
+            rows = torch.repeat_interleave(grad_output[0], crow.diff(), output_size=col.numel())
+            grad_x = grad_weight = None
+            if need_x:
+                grad_x = x.new_zeros(1, i)
+                grad_x[0].index_add_(0, col, rows * weight)
+            if need_weight:
+                grad_weight = rows.mul_(x[0].index_select(0, col))
+        else:
+            grad_x = grad_weight = None
+            if need_x:
+                values = weight.index_select(0, order)  # (e,) in transposed order
+                grad_x = sparse_times(
+                    csr(transpose_crow, transpose_col, values, (i, o)), grad_output
+                )
+            if need_weight:
+                grad_weight = edge_gradient(crow, col, grad_output.t(), x.t())
+        return grad_x, grad_weight, None, None, None, None, None
+
+
+class CSRKernel:
+    """Any junction as a torch sparse CSR matrix: ``sparse.mm`` forward, custom backward."""
+
+    name = "csr"
+
+    def supports(self, junction: Junction) -> bool:
+        return True
+
+    def prepare(self, junction: Junction) -> dict[str, torch.Tensor]:
+        i, o, e = junction.in_features, junction.out_features, junction.nnz
+        dtype = index_dtype(i, o, e + 1)
+        order = transpose_order(junction)
+        return {
+            "crow": as_index(junction.indptr, dtype),  # (o + 1,)
+            "col": as_index(junction.src, dtype),  # (e,)
+            "transpose_order": as_index(order, dtype),  # (e,)
+            "transpose_crow": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
+            "transpose_col": as_index(junction.dst[order], dtype),  # (e,)
+        }
+
+    def __call__(
+        self, x: torch.Tensor, weight: torch.Tensor, plan: Plan, junction: Junction
+    ) -> torch.Tensor:
+        return _CSRFunction.apply(
+            x,
+            weight,
+            plan["crow"],
+            plan["col"],
+            plan["transpose_order"],
+            plan["transpose_crow"],
+            plan["transpose_col"],
+        )

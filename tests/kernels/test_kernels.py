@@ -1,0 +1,317 @@
+"""Every registered kernel against ``reference``: outputs, gradients, dtypes, edge cases, policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neurofabric.kernels.gather as gather_module
+from neurofabric.kernels import (
+    KERNELS,
+    available_kernels,
+    dense_thresholds,
+    get_kernel,
+    select_kernel,
+)
+from neurofabric.kernels.blockdiag import simplify
+from neurofabric.kernels.dense import scatter_dense
+from neurofabric.nn import SparseLinear
+from neurofabric.topology import (
+    BlockStructure,
+    GridPermutation,
+    Junction,
+    butterfly_topology,
+    clash_free_junction,
+    clos_topology,
+    dense_junction,
+    monarch_topology,
+    random_junction,
+    regular_junction,
+    windowed_junction,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The cases are tiny: one thread spares them OpenMP barrier stalls on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _stage(topology, index: int) -> Junction:
+    return list(topology.junctions.values())[index]
+
+
+CASES = {
+    "regular-64x32-fo4": lambda: regular_junction(64, 32, fan_out=4, seed=0),
+    "random-40x30-nnz60-empty-rows": lambda: random_junction(40, 30, nnz=60, seed=3),
+    "windowed-32x16-fi6": lambda: windowed_junction(32, 16, fan_in=6, seed=0),
+    "clash-free-12x6-z4": lambda: clash_free_junction(12, 6, fan_out=2, parallelism=4, seed=2),
+    "1x1": lambda: Junction.from_mask([[1]]),
+    "dense-12x7": lambda: dense_junction(12, 7, seed=0),
+    "no-edges-5x3": lambda: Junction.from_edges(5, 3, [], []),
+    "clos-24-ingress": lambda: _stage(clos_topology(24, 24, groups=4, middle=3), 0),
+    "clos-24-middle": lambda: _stage(clos_topology(24, 24, groups=4, middle=3), 1),
+    "clos-24-egress": lambda: _stage(clos_topology(24, 24, groups=4, middle=3), 2),
+    "clos5-32-inner": lambda: _stage(clos_topology(32, 32, groups=4, middle=2, stages=5), 2),
+    "clos-24-diagonal": lambda: _stage(
+        clos_topology(24, 24, groups=4, middle=3, skip="trainable_identity"), 1
+    ),
+    "butterfly-16-stage1": lambda: _stage(butterfly_topology(16), 1),
+    "butterfly-27-r3-stage2": lambda: _stage(butterfly_topology(27, radix=3), 2),
+    "monarch-64-stage0": lambda: _stage(monarch_topology(64, blocks=8), 0),
+    "monarch-64-stage1": lambda: _stage(monarch_topology(64, blocks=8), 1),
+    "blocks-output-order": lambda: Junction.from_blocks(
+        BlockStructure(
+            2, 3, 4, GridPermutation((3, 2), (1, 0)), GridPermutation((2, 2, 2), (2, 0, 1))
+        )
+    ),
+    "blocks-unsorted-inputs": lambda: Junction.from_blocks(
+        BlockStructure(3, 4, 2, GridPermutation((2, 2, 3), (2, 1, 0)))
+    ),
+}
+JUNCTIONS = {name: make() for name, make in CASES.items()}
+DTYPES = [torch.float32, torch.float64]
+
+
+def _run(name: str, junction: Junction, x: torch.Tensor, weight: torch.Tensor, grad):
+    """Output and ``(∂x, ∂w)`` of kernel ``name`` for upstream gradient ``grad``."""
+    kernel = KERNELS[name]
+    x = x.detach().requires_grad_()
+    weight = weight.detach().requires_grad_()
+    y = kernel(x, weight, kernel.prepare(junction), junction)
+    y.backward(grad)
+    return y.detach(), x.grad, weight.grad
+
+
+def _supported(case: str, name: str) -> Junction:
+    junction = JUNCTIONS[case]
+    if not KERNELS[name].supports(junction):
+        pytest.skip(f"{name} does not support {case}")
+    return junction
+
+
+@pytest.mark.parametrize("batch", [5, 1, 0])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name", available_kernels())
+@pytest.mark.parametrize("case", CASES)
+def test_matches_reference(case, name, dtype, batch):
+    junction = _supported(case, name)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, junction.in_features, dtype=dtype, generator=generator)
+    weight = torch.randn(junction.nnz, dtype=dtype, generator=generator)
+    grad = torch.randn(batch, junction.out_features, dtype=dtype, generator=generator)
+    got = _run(name, junction, x, weight, grad)
+    expected = _run("reference", junction, x, weight, grad)
+    assert got[0].shape == (batch, junction.out_features)
+    for value, reference in zip(got, expected, strict=True):
+        assert value.dtype == dtype
+        torch.testing.assert_close(value, reference)
+
+
+@pytest.mark.parametrize("name", available_kernels())
+@pytest.mark.parametrize("case", CASES)
+def test_gradcheck(case, name):
+    junction = _supported(case, name)
+    kernel = KERNELS[name]
+    plan = kernel.prepare(junction)
+    x = torch.randn(2, junction.in_features, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(junction.nnz, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
+
+
+@pytest.mark.parametrize("name", ["gather", "csr", "blockdiag", "dense"])
+def test_only_needed_gradients(name):
+    junction = JUNCTIONS["monarch-64-stage1" if name == "blockdiag" else "regular-64x32-fo4"]
+    kernel = KERNELS[name]
+    plan = kernel.prepare(junction)
+    x = torch.randn(3, junction.in_features, requires_grad=True)
+    weight = torch.randn(junction.nnz)
+    kernel(x, weight, plan, junction).sum().backward()
+    assert x.grad is not None
+    x = torch.randn(3, junction.in_features)
+    weight.requires_grad_()
+    kernel(x, weight, plan, junction).sum().backward()
+    assert weight.grad is not None
+
+
+def test_gather_chunks_the_batch(monkeypatch):
+    monkeypatch.setattr(gather_module, "CHUNK_BYTES", 1)  # 16 batch columns per chunk
+    junction = JUNCTIONS["regular-64x32-fo4"]
+    x, weight = torch.randn(40, 64, dtype=torch.float64), torch.randn(junction.nnz).double()
+    grad = torch.randn(40, 32, dtype=torch.float64)
+    got = _run("gather", junction, x, weight, grad)
+    for value, reference in zip(got, _run("reference", junction, x, weight, grad), strict=True):
+        torch.testing.assert_close(value, reference)
+
+
+@pytest.mark.parametrize("name", available_kernels())
+@pytest.mark.parametrize("case", ["regular-64x32-fo4", "monarch-64-stage1", "clos-24-middle"])
+def test_leading_batch_dimensions_through_sparse_linear(case, name):
+    junction = _supported(case, name)
+    layer = SparseLinear(junction, kernel=name, dtype=torch.float64)
+    reference = SparseLinear(junction, kernel="reference", dtype=torch.float64)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 3, junction.in_features, dtype=torch.float64)
+    y = layer(x)
+    assert y.shape == (2, 3, junction.out_features)
+    torch.testing.assert_close(y, reference(x))
+    y.sum().backward()
+    reference(x).sum().backward()
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad)
+    torch.testing.assert_close(layer.bias.grad, reference.bias.grad)
+
+
+@pytest.mark.parametrize("case", ["regular-64x32-fo4", "monarch-64-stage1", "dense-12x7"])
+def test_set_kernel_keeps_state_dict_and_outputs(case):
+    junction = JUNCTIONS[case]
+    layer = SparseLinear(junction, kernel="reference")
+    before = {key: value.clone() for key, value in layer.state_dict().items()}
+    x = torch.randn(4, junction.in_features)
+    expected = layer(x).detach()
+    for name in ["auto", *available_kernels()]:
+        if name != "auto" and not KERNELS[name].supports(junction):
+            continue
+        layer.set_kernel(name)
+        state = layer.state_dict()
+        assert state.keys() == before.keys()
+        for key, value in state.items():
+            assert torch.equal(value, before[key])
+        torch.testing.assert_close(layer(x), expected)
+
+
+POLICY = [
+    # (case, batch, expected)
+    ("regular-128x64-fi32", None, "gather"),
+    ("regular-128x64-fi32", 1, "gather"),
+    ("regular-64x32-fo4", None, "csr"),  # fan-in 8: too small to gather
+    ("random-40x30-nnz60-empty-rows", None, "csr"),
+    ("random-40x30-d0.15", None, "csr"),
+    ("random-40x30-d0.3", None, "dense"),
+    ("random-40x30-d0.3", 16, "csr"),
+    ("random-40x30-d0.3", 1, "csr"),
+    ("regular-128x128-d0.5", 256, "dense"),
+    ("regular-128x128-d0.5", 16, "dense"),
+    ("regular-128x128-d0.5", 1, "gather"),
+    ("regular-128x128-d0.375", 256, "dense"),
+    ("regular-128x128-d0.375", 16, "gather"),
+    ("dense-12x7", None, "dense"),
+    ("dense-12x7", 1, "dense"),
+    ("1x1", None, "dense"),
+    ("clos-512-ingress-32x32", None, "blockdiag"),
+    ("clos-512-ingress-32x32", 1, "blockdiag"),
+    ("clos-512-middle-16x16", None, "blockdiag"),
+    ("monarch-64-stage1", None, "blockdiag"),  # 8x8 blocks
+    ("butterfly-16-stage1", None, "csr"),  # 2x2 blocks: too small for bmm
+    ("clos-24-diagonal", None, "dense"),
+]
+POLICY_JUNCTIONS = {
+    "regular-128x64-fi32": lambda: regular_junction(128, 64, fan_in=32, seed=0),
+    "random-40x30-d0.3": lambda: random_junction(40, 30, density=0.3, seed=0),
+    "random-40x30-d0.15": lambda: random_junction(40, 30, density=0.15, seed=0),
+    "regular-128x128-d0.5": lambda: regular_junction(128, 128, fan_in=64, seed=0),
+    "regular-128x128-d0.375": lambda: regular_junction(128, 128, fan_in=48, seed=0),
+    "clos-512-ingress-32x32": lambda: _stage(clos_topology(512, 512, groups=16, middle=32), 0),
+    "clos-512-middle-16x16": lambda: _stage(clos_topology(512, 512, groups=16, middle=32), 1),
+}
+
+
+@pytest.mark.parametrize(("case", "batch", "expected"), POLICY)
+def test_select_kernel_policy(case, batch, expected):
+    junction = JUNCTIONS[case] if case in JUNCTIONS else POLICY_JUNCTIONS[case]()
+    assert select_kernel(junction, batch=batch) == expected
+    assert KERNELS[expected].supports(junction)
+
+
+def test_dense_thresholds_fall_with_batch():
+    assert dense_thresholds(None) == dense_thresholds(256)
+    assert dense_thresholds(1) == (1.0, 1.0)
+    gather_small, csr_small = dense_thresholds(16)
+    gather_large, csr_large = dense_thresholds(256)
+    assert gather_large <= gather_small and csr_large <= csr_small
+
+
+@pytest.mark.parametrize(
+    ("case", "name"),
+    [
+        ("random-40x30-nnz60-empty-rows", "gather"),
+        ("regular-64x32-fo4", "blockdiag"),
+        ("clos-24-diagonal", "blockdiag"),
+    ],
+)
+def test_unsupported_kernel_raises(case, name):
+    with pytest.raises(ValueError, match=name):
+        SparseLinear(JUNCTIONS[case], kernel=name)
+
+
+def test_unknown_kernel_lists_valid_names():
+    with pytest.raises(ValueError, match="gather"):
+        get_kernel("nope")
+
+
+def test_index_plans_are_cpu_int32_and_one_index_per_edge():
+    junction = JUNCTIONS["regular-64x32-fo4"]
+    for name in ("gather", "csr"):
+        plan = KERNELS[name].prepare(junction)
+        for tensor in plan.values():
+            assert tensor.device.type == "cpu" and tensor.dtype == torch.int32
+    plan = KERNELS["gather"].prepare(junction)
+    assert plan["table"].shape == (junction.out_features, junction.nnz // junction.out_features)
+    per_edge = [key for key, tensor in plan.items() if tensor.numel() >= junction.nnz]
+    assert sorted(per_edge) == ["table", "transpose_order"]  # the table + the backward's order
+    edges = plan["table"].view(-1).numpy()
+    assert np.array_equal(edges, junction.src)
+
+
+def test_blockdiag_skips_the_weight_gather_when_orders_agree():
+    for case in ("clos-24-ingress", "clos-24-middle", "clos-24-egress", "monarch-64-stage0"):
+        assert KERNELS["blockdiag"].prepare(JUNCTIONS[case]) == {}
+    for case in ("blocks-output-order", "blocks-unsorted-inputs"):
+        assert set(KERNELS["blockdiag"].prepare(JUNCTIONS[case])) == {"block_order"}
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes", "expected"),
+    [
+        ((8, 1, 2), (0, 2, 1), None),
+        ((4, 2, 8), (2, 0, 1), ((8, 8), (1, 0))),
+        ((2, 3, 4), (0, 2, 1), ((2, 3, 4), (0, 2, 1))),
+        ((5,), (0,), None),
+    ],
+)
+def test_simplify_grid_permutation(shape, axes, expected):
+    order = GridPermutation(shape, axes)
+    assert simplify(order) == expected
+    got = np.arange(order.size) if expected is None else GridPermutation(*expected).indices()
+    assert np.array_equal(got, order.indices())
+
+
+def test_dense_kernel_views_a_complete_junction():
+    junction = JUNCTIONS["dense-12x7"]
+    weight = torch.randn(junction.nnz)
+    plan = KERNELS["dense"].prepare(junction)
+    assert scatter_dense(weight, plan["flat_index"], junction.shape).data_ptr() == (
+        weight.data_ptr()
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", available_kernels())
+@pytest.mark.parametrize("case", ["regular-64x32-fo4", "random-40x30-nnz60-empty-rows"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_cuda_matches_cpu(case, name, batch):
+    junction = _supported(case, name)
+    layer = SparseLinear(junction, kernel=name)
+    x = torch.randn(batch, junction.in_features)
+    expected = layer(x)
+    expected.sum().backward()
+    expected_grad = layer.weight.grad.clone()
+    layer.zero_grad()
+    layer.cuda()
+    y = layer(x.cuda())
+    y.sum().backward()
+    torch.testing.assert_close(y.cpu(), expected)
+    torch.testing.assert_close(layer.weight.grad.cpu(), expected_grad)

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neurofabric.nn import SparseLinear
+from neurofabric.nn.init import INITS
+from neurofabric.topology import (
+    Junction,
+    clash_free_junction,
+    random_junction,
+    regular_junction,
+)
+
+CASES = {
+    "regular-64x32-fo4": lambda: regular_junction(64, 32, fan_out=4, seed=0),
+    "random-40x30-d0.1": lambda: random_junction(40, 30, density=0.1, seed=1),
+    "clash-free-12x6-z4": lambda: clash_free_junction(12, 6, fan_out=2, parallelism=4, seed=2),
+    "1x1": lambda: Junction.from_mask([[1]]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_dense_weight(case):
+    layer = SparseLinear(CASES[case](), dtype=torch.float64)
+    x = torch.randn(2, 3, layer.in_features, dtype=torch.float64)
+    expected = x @ layer.dense_weight().T + layer.bias
+    torch.testing.assert_close(layer(x), expected)
+    assert layer(x).shape == (2, 3, layer.out_features)
+
+
+def test_dense_weight_is_zero_off_pattern_and_holds_edges_in_canonical_order():
+    junction = regular_junction(8, 4, fan_out=2, seed=0)
+    layer = SparseLinear(junction, bias=False)
+    dense = layer.dense_weight().detach().numpy()
+    assert np.array_equal(dense != 0, junction.to_mask())
+    assert np.allclose(dense[junction.dst, junction.src], layer.weight.detach().numpy())
+
+
+def test_state_dict_holds_only_weights():
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0))
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    assert layer.weight.shape == (layer.junction.nnz,)
+    clone = SparseLinear(layer.junction)
+    clone.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 16)
+    torch.testing.assert_close(clone(x), layer(x))
+
+
+def test_set_kernel_keeps_state_dict():
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0))
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    x = torch.randn(3, 16)
+    y = layer(x)
+    for name in ("reference", "auto"):
+        layer.set_kernel(name)
+        assert layer.state_dict().keys() == before.keys()
+        for key, value in layer.state_dict().items():
+            assert torch.equal(value, before[key])
+        torch.testing.assert_close(layer(x), y)
+
+
+def test_factory_kwargs_and_no_bias():
+    layer = SparseLinear(
+        regular_junction(16, 8, fan_out=2, seed=0), bias=False, dtype=torch.float64
+    )
+    assert layer.bias is None
+    assert layer.weight.dtype == torch.float64
+    assert all(b.device.type == "cpu" for b in layer.buffers())
+    assert "nnz=32" in repr(layer) and "bias=False" in repr(layer)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_to_cuda_moves_index_buffers():
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0)).to("cuda")
+    assert all(b.is_cuda for b in layer.buffers())
+    x = torch.randn(3, 16, device="cuda")
+    torch.testing.assert_close(layer(x), x @ layer.dense_weight().T + layer.bias)
+
+
+@pytest.mark.parametrize("init", sorted(INITS))
+def test_every_init_runs_and_is_reproducible(init):
+    junction = regular_junction(64, 32, fan_out=4, seed=0)
+    a = SparseLinear(junction, init=init)
+    b = SparseLinear(junction, init=init)
+    a.reset_parameters(generator=torch.Generator().manual_seed(0))
+    b.reset_parameters(generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.weight, b.weight)
+    assert torch.isfinite(a.weight).all() and a.weight.std() > 0
+
+
+def test_init_scales_by_real_fan_in():
+    # 1024 -> 128 with fan-in 8: nn.Linear's rule would use 1/sqrt(1024); ours 1/sqrt(8).
+    junction = regular_junction(1024, 128, fan_in=8, seed=0)
+    layer = SparseLinear(junction, init="linear")
+    assert layer.weight.abs().max() <= 1 / np.sqrt(8) + 1e-6
+    assert layer.weight.abs().max() > 1 / np.sqrt(1024)
+    he = SparseLinear(junction, init="sparse_he")
+    assert abs(he.weight.var().item() - 2 / 8) < 0.05
+
+
+def test_dense_he_bias_is_dey_constant():
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0), init="dense_he")
+    assert torch.all(layer.bias == 0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kernel": "warp"}, "unknown kernel 'warp'"),
+        ({"init": "zeros"}, "unknown init 'zeros'"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SparseLinear(regular_junction(16, 8, fan_out=2, seed=0), **kwargs)
+
+
+def test_wrong_input_width():
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0))
+    with pytest.raises(ValueError, match="expected in_features = 16"):
+        layer(torch.randn(2, 15))
+
+
+def test_trains():
+    torch.manual_seed(0)
+    layer = SparseLinear(random_junction(8, 1, density=0.5, seed=0))
+    target = nn.Linear(8, 1)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    x = torch.randn(256, 8)
+    y = target(x).detach()
+    first = None
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(layer(x), y)
+        loss.backward()
+        optimizer.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.5 * first
