@@ -1,3 +1,6 @@
+import copy
+import io
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -255,3 +258,16 @@ def test_extra_repr():
         "ReLU()",
     ):
         assert part in text
+
+
+def test_deepcopy_and_pickle():
+    cascade = make("block-shuffle", "identity")  # holds a weight-index buffer
+    x = torch.randn(3, cascade.in_features)
+    clone = copy.deepcopy(cascade)
+    torch.testing.assert_close(clone(x), cascade(x))
+    buffer = io.BytesIO()
+    torch.save(cascade, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert loaded.topology == cascade.topology and loaded.kernel == "block_chain"
+    torch.testing.assert_close(loaded(x), cascade(x))

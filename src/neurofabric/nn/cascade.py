@@ -39,7 +39,9 @@ class SparseCascade(nn.Module):
     junctions form a chain and ``kernel`` is ``"auto"`` or ``"blockdiag"``, the stages run as
     one :func:`~neurofabric.kernels.block_chain.block_chain`: batched matmuls on activations
     that stay feature-major between stages, shuffles as reshapes, no index tensors — the path
-    that turns the saved FLOPs into saved time. Otherwise each stage runs its own kernel.
+    that turns the saved FLOPs into saved time. Otherwise (random stages, trainable identities
+    OR-ed into the blocks, skips other than ``(s, s + 1)`` and ``(0, L)``, or another
+    ``kernel``) each stage runs its own kernel.
 
     Args:
         topology: The cascade: layer sizes, junctions, fixed identity skips.
@@ -63,7 +65,7 @@ class SparseCascade(nn.Module):
             its ``(nnz,)`` canonical edge weights, so ``state_dict`` has no indices.
         bias: ``(out_features,)`` or ``None``.
         activation: The stage activation module, or ``None``.
-        kernel: The kernel in use: ``"block_chain"`` or the name the stages were given.
+        kernel: The path in use: ``"block_chain"``, or the stages' kernels, comma-separated.
 
     Example:
         >>> from neurofabric.topology import clos_topology

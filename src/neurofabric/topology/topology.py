@@ -187,6 +187,20 @@ class Topology:
     def __hash__(self) -> int:
         return hash((self.layer_sizes, tuple(self.junctions)))
 
+    def __reduce__(self):
+        # The read-only mapping proxies cannot be pickled (nor deep-copied, e.g. with a module
+        # that holds this topology): rebuild from plain dicts.
+        return (
+            type(self),
+            (
+                self.layer_sizes,
+                dict(self.junctions),
+                dict(self.metadata),
+                self.identity_skips,
+                self.kind,
+            ),
+        )
+
     def __repr__(self) -> str:
         return (
             f"Topology(layer_sizes={self.layer_sizes}, junctions={len(self.junctions)}, "
