@@ -19,8 +19,11 @@ libraries run), ``torch-csr`` (``torch.sparse.mm`` with its builtin autograd), a
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import statistics
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -174,6 +177,20 @@ def _calibrate(timer: benchmark.Timer, budget: float = 0.05) -> int:
         number *= 4
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence native writes to standard error (the profiler's start/stop log lines)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _peak_mb(step: Callable[[], object]) -> float | None:
     """Peak extra memory of one step: CUDA allocator stats, or the CPU profiler's allocations."""
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -185,7 +202,7 @@ def _peak_mb(step: Callable[[], object]) -> float | None:
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     events = sorted(
         (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
@@ -226,6 +243,7 @@ def run_bench(
     with warnings.catch_warnings():
         # torch.sparse CSR announces its beta status on first use; the comparison is the point.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
         return _run(
             sizes, batches, densities, methods, rounds, backward, memory, device, seed, progress
         )
