@@ -174,7 +174,9 @@ class SparseCascade(nn.Module):
             )
         lead = input.shape[:-1]
         x = input.reshape(-1, self.in_features)
-        if self._chain is not None:
+        # The block chain's hand-written autograd and layouts do not trace under torch.compile;
+        # compiled code runs the stages through their own (compilable) kernels instead.
+        if self._chain is not None and not torch.compiler.is_compiling():
             size = len(_CHAIN_PREFIX)
             buffers = {k[size:]: v for k, v in self._buffers.items() if k.startswith(_CHAIN_PREFIX)}
             output = block_chain(
