@@ -11,7 +11,7 @@ from neurofabric.cli import topology_make
 from neurofabric.cli._common import UsageError, emit_json
 from neurofabric.topology.io import load_topology, save_topology
 from neurofabric.topology.topology import Topology
-from neurofabric.topology.windows import parse_window_spec
+from neurofabric.topology.windows import parse_window_spec, window_layers
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -64,10 +64,7 @@ def parse_windows(text: str | None, topology: Topology) -> list[np.ndarray] | No
     if text is None:
         return None
     specs = [part.strip() for part in text.split(",") if part.strip()]
-    sizes = []
-    for source, target in topology.junctions:
-        sizes += [topology.layer_sizes[source], topology.layer_sizes[target]]
-    sizes += [topology.layer_sizes[0], topology.layer_sizes[-1]]
+    sizes = [topology.layer_sizes[layer] for layer in window_layers(topology)]
     if len(specs) == 1:
         specs = specs * len(sizes)
     if len(specs) != len(sizes):

@@ -27,7 +27,7 @@ import scipy.sparse
 from neurofabric.topology.junction import Junction
 from neurofabric.topology.paths import path_counts
 from neurofabric.topology.topology import Topology
-from neurofabric.topology.windows import default_windows
+from neurofabric.topology.windows import default_windows, window_layers
 
 DegreeSource = Literal["mean", "neuron0"]
 _DEGREE_SOURCES = ("mean", "neuron0")
@@ -310,7 +310,7 @@ def scatter(
             f"scatter needs 2J + 2 = {2 * len(keys) + 2} window arrays for J = {len(keys)} "
             f"junctions, got {len(windows)}"
         )
-    layers = [layer for key in keys for layer in key] + [0, last]
+    layers = window_layers(topology)
     checked = [
         _check_windows(w, sizes[layer], f"windows[{i}] (layer {layer})")
         for i, (w, layer) in enumerate(zip(windows, layers, strict=True))

@@ -296,11 +296,21 @@ def default_windows(topology: Topology) -> list[np.ndarray]:
         [(2, 6), (1, 6), (12, 1), (6, 1)]
     """
     sizes = topology.layer_sizes
+    layers = window_layers(topology)
     windows = []
-    for source, target in topology.junctions:
-        for layer in (source, target):
-            width = _layer_window_width(sizes[layer])
-            windows.append(window1d(sizes[layer], width, width))
-    windows.append(window1d(sizes[0], 1, 1))
-    windows.append(window1d(sizes[-1], 1, 1))
+    for layer in layers[:-2]:
+        width = _layer_window_width(sizes[layer])
+        windows.append(window1d(sizes[layer], width, width))
+    windows += [window1d(sizes[layer], 1, 1) for layer in layers[-2:]]
     return windows
+
+
+def window_layers(topology: Topology) -> list[int]:
+    """The layer each of the ``2J + 2`` scatter windows lies over (SPEC §3 order).
+
+    Example:
+        >>> from neurofabric.topology import Junction, Topology
+        >>> window_layers(Topology.chain([Junction.from_mask([[1]])] * 2))
+        [0, 1, 1, 2, 0, 2]
+    """
+    return [layer for key in topology.junctions for layer in key] + [0, topology.num_layers - 1]
