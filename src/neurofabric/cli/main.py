@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from neurofabric import __version__
-from neurofabric.cli import bench, datasets, morse, topology
+from neurofabric.cli import bench, datasets, morse, sweep, topology, train
 from neurofabric.cli._common import Parser, UsageError, run_guarded
 
 
@@ -22,6 +22,8 @@ def build_parser() -> Parser:
     bench.register(commands)
     morse.register(commands)
     datasets.register(commands)
+    sweep.register(commands)
+    train.register(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ A config file has four tables, every key optional except ``model.sizes``::
 
     [model]
     sizes = [800, 100, 100, 100, 10]
-    pattern = "clash-free"          # or one name per junction
+    pattern = "clash-free"          # or one name per junction (default "structured")
     fan_out = [20, 20, 20, 10]      # or density = 0.2 / [0.2, 0.2, 0.2, 1.0]
     parallelism = [200, 25, 25, 10] # z per junction, used by clash-free junctions
 
@@ -144,7 +144,7 @@ class ModelConfig:
     """
 
     sizes: tuple[int, ...] = ()
-    pattern: str | tuple[str, ...] = "clash-free"
+    pattern: str | tuple[str, ...] = "structured"
     fan_out: IntOrList | None = None
     density: FloatOrList | None = None
     parallelism: IntOrList | None = None
@@ -247,6 +247,13 @@ def _validate(config: ExperimentConfig) -> None:
                 f"model.{name} needs one value per junction: model.sizes has {junctions} "
                 f"junctions, got {len(value)} values {list(value)}"
             )
+    from neurofabric.topology.generators.mlp import PATTERNS
+
+    for name in model.pattern if isinstance(model.pattern, tuple) else (model.pattern,):
+        if name not in PATTERNS:
+            raise ValueError(
+                f"model.pattern: unknown pattern {name!r}; choose one of {', '.join(PATTERNS)}"
+            )
     if train.validation not in VALIDATION_MODES:
         raise ValueError(
             f"train.validation must be one of {', '.join(VALIDATION_MODES)} "
@@ -332,8 +339,9 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     unknown = sorted(set(values) - set(names))
     if unknown:
         where = prefix.rstrip(".") or "the config"
+        plural = "s" if len(unknown) > 1 else ""
         raise ValueError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(prefix + k for k in unknown)} "
+            f"unknown key{plural} {', '.join(prefix + k for k in unknown)} "
             f"in {where}; valid keys: {', '.join(prefix + n for n in names)}"
         )
     kwargs = {}
