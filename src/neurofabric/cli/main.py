@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from neurofabric import __version__
-from neurofabric.cli import bench, datasets, morse, sweep, topology, train
+from neurofabric.cli import bench, bench_train, datasets, morse, sweep, topology, train
 from neurofabric.cli._common import Parser, UsageError, run_guarded
 
 
@@ -20,6 +20,7 @@ def build_parser() -> Parser:
     commands.required = True
     topology.register(commands)
     bench.register(commands)
+    bench_train.register(commands)
     morse.register(commands)
     datasets.register(commands)
     sweep.register(commands)

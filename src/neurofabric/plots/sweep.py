@@ -1,0 +1,267 @@
+"""Pictures of a finished sweep: accuracy against density, density allocation, sparse vs dense.
+
+Every function takes the rows of :func:`neurofabric.experiments.sweep.collect_results` (one dict
+per point), averages the completed runs over seeds (mean ± standard deviation as error bars) and
+returns a ``matplotlib.figure.Figure``, or ``None`` when the rows cannot support the picture.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from neurofabric.plots.junction import save_figure
+
+__all__ = [
+    "allocation_label",
+    "plot_accuracy_vs_density",
+    "plot_density_allocation",
+    "plot_sparse_vs_dense",
+    "write_sweep_plots",
+]
+
+#: Overall densities this close to 1 count as dense.
+_DENSE = 1 - 1e-9
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The completed runs of one point that differ only by seed."""
+
+    pattern: str
+    density: float
+    junction_densities: tuple[float, ...]
+    parameters: float | None
+    layer_sizes: str
+    mean: float
+    std: float
+
+    @property
+    def dense(self) -> bool:
+        return self.density >= _DENSE or self.pattern == "dense"
+
+
+def _pattern_label(patterns: Sequence[str] | None) -> str:
+    if not patterns:
+        return "?"
+    return patterns[0] if len(set(patterns)) == 1 else "/".join(patterns)
+
+
+def _groups(rows: Iterable[Mapping[str, Any]], metric: str) -> list[_Group]:
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("state") == "COMPLETE" and row.get(metric) is not None:
+            if row.get("overall_density") is not None:
+                by_group.setdefault(row.get("group", row["key"]), []).append(row)
+    groups = []
+    for members in by_group.values():
+        values = np.array([m[metric] for m in members], dtype=float)
+        first = members[0]
+        junctions = [m.get("junction_densities") or [] for m in members]
+        sizes = first.get("layer_sizes")
+        groups.append(
+            _Group(
+                pattern=_pattern_label(first.get("patterns")),
+                density=float(np.mean([m["overall_density"] for m in members])),
+                junction_densities=tuple(np.mean(junctions, axis=0).tolist())
+                if all(len(j) == len(junctions[0]) for j in junctions)
+                else (),
+                parameters=first.get("parameters"),
+                layer_sizes="-".join(map(str, sizes)) if sizes else "",
+                mean=float(values.mean()),
+                std=float(values.std()),
+            )
+        )
+    return groups
+
+
+def _metric_label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def plot_accuracy_vs_density(rows: Iterable[Mapping[str, Any]], metric: str) -> Figure | None:
+    """``metric`` against overall density (log), one line per connection pattern.
+
+    Dense runs are horizontal reference lines with a ± std band. ``None`` without sparse runs.
+    """
+    groups = _groups(rows, metric)
+    sparse = [g for g in groups if not g.dense]
+    if not sparse:
+        return None
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    for pattern, members in itertools.groupby(
+        sorted(sparse, key=lambda g: (g.pattern, g.density)), key=lambda g: g.pattern
+    ):
+        members = list(members)
+        ax.errorbar(
+            [g.density for g in members],
+            [g.mean for g in members],
+            yerr=[g.std for g in members],
+            marker="o",
+            capsize=3,
+            label=pattern,
+        )
+    for index, group in enumerate(g for g in groups if g.dense):
+        colour = f"C{(index + 7) % 10}"
+        label = f"dense {group.layer_sizes}".strip()
+        ax.axhline(group.mean, color=colour, linestyle="--", label=label)
+        if group.std > 0:
+            ax.axhspan(group.mean - group.std, group.mean + group.std, color=colour, alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("overall density ρ_net")
+    ax.set_ylabel(_metric_label(metric))
+    ax.set_title(f"{_metric_label(metric)} vs density (mean ± std over seeds)")
+    ax.legend(fontsize="small")
+    return figure
+
+
+def allocation_label(junction_densities: Sequence[float], *, tolerance: float = 0.05) -> str:
+    """``uniform``, ``later denser``, ``earlier denser`` or ``mixed``.
+
+    Example:
+        >>> allocation_label([0.1, 0.4]), allocation_label([0.2, 0.2]), allocation_label([0.5, 0.1])
+        ('later denser', 'uniform', 'earlier denser')
+    """
+    d = list(junction_densities)
+    if not d or max(d) <= min(d) * (1 + tolerance):
+        return "uniform"
+    pairs = list(itertools.pairwise(d))
+    if all(b >= a * (1 - tolerance) for a, b in pairs):
+        return "later denser"
+    if all(b <= a * (1 + tolerance) for a, b in pairs):
+        return "earlier denser"
+    return "mixed"
+
+
+def _rho(densities: Sequence[float]) -> str:
+    return "ρ = (" + ", ".join(f"{d:.2g}" for d in densities) + ")"
+
+
+def plot_density_allocation(rows: Iterable[Mapping[str, Any]], metric: str) -> Figure | None:
+    """``metric`` against overall density for runs of (about) equal overall density that split
+    it differently across junctions, one line per kind of split (later / earlier denser,
+    uniform), each point labelled with its ``ρ = (ρ_1, …)``.
+
+    The papers' claim: at equal overall density, later junctions need more density.
+    ``None`` when no two runs of one density level differ in allocation.
+    """
+    sparse = [g for g in _groups(rows, metric) if not g.dense and g.junction_densities]
+    levels: dict[str, list[_Group]] = {}
+    for group in sparse:
+        levels.setdefault(f"{group.density:.2g}", []).append(group)
+    chosen = [
+        g
+        for members in levels.values()
+        if len({tuple(round(d, 3) for d in m.junction_densities) for m in members}) > 1
+        for g in members
+    ]
+    if not chosen:
+        return None
+    several_patterns = len({g.pattern for g in chosen}) > 1
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+
+    def label(group: _Group) -> str:
+        kind = allocation_label(group.junction_densities)
+        return f"{kind}, {group.pattern}" if several_patterns else kind
+
+    for name, members in itertools.groupby(
+        sorted(chosen, key=lambda g: (label(g), g.density)), key=label
+    ):
+        members = list(members)
+        ax.errorbar(
+            [g.density for g in members],
+            [g.mean for g in members],
+            yerr=[g.std for g in members],
+            marker="o",
+            capsize=3,
+            label=name,
+        )
+        for group in members:
+            ax.annotate(
+                _rho(group.junction_densities),
+                (group.density, group.mean),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("overall density ρ_net")
+    ax.set_ylabel(_metric_label(metric))
+    ax.set_title("same overall density, different split across junctions")
+    ax.legend(fontsize="small")
+    return figure
+
+
+def plot_sparse_vs_dense(rows: Iterable[Mapping[str, Any]], metric: str) -> Figure | None:
+    """Large sparse vs small dense: ``metric`` against trainable parameters (log), sparse runs
+    (one series per pattern) and dense runs, each point labelled with its layer sizes.
+
+    ``None`` unless there are both sparse and dense runs with parameter counts.
+    """
+    groups = [g for g in _groups(rows, metric) if g.parameters]
+    dense = [g for g in groups if g.dense]
+    sparse = [g for g in groups if not g.dense]
+    if not dense or not sparse:
+        return None
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    series = [("dense", dense)] + [
+        (f"sparse {pattern}", list(members))
+        for pattern, members in itertools.groupby(
+            sorted(sparse, key=lambda g: g.pattern), key=lambda g: g.pattern
+        )
+    ]
+    for name, members in series:
+        members = sorted(members, key=lambda g: g.parameters)
+        ax.errorbar(
+            [g.parameters for g in members],
+            [g.mean for g in members],
+            yerr=[g.std for g in members],
+            marker="s" if name == "dense" else "o",
+            linestyle="--" if name == "dense" else "-",
+            capsize=3,
+            label=name,
+        )
+        if len(groups) <= 16:
+            for group in members:
+                ax.annotate(
+                    group.layer_sizes,
+                    (group.parameters, group.mean),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    fontsize=7,
+                )
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel(_metric_label(metric))
+    ax.set_title("large sparse vs small dense (mean ± std over seeds)")
+    ax.legend(fontsize="small")
+    return figure
+
+
+PLOTS = {
+    "accuracy_vs_density.png": plot_accuracy_vs_density,
+    "density_allocation.png": plot_density_allocation,
+    "sparse_vs_dense.png": plot_sparse_vs_dense,
+}
+
+
+def write_sweep_plots(
+    rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *, metric: str
+) -> list[Path]:
+    """Save the plots the rows support into ``out_dir`` (overwriting); returns their paths."""
+    written = []
+    for name, plot in PLOTS.items():
+        figure = plot(rows, metric)
+        if figure is not None:
+            written.append(save_figure(figure, Path(out_dir) / name, overwrite=True))
+    return written
