@@ -17,7 +17,26 @@ MODULES = {
 }
 
 
-@pytest.mark.parametrize("name", MODULES)
+# Measured on a GPU machine whose image has torch 2.11: compiled gradients of the two block
+# paths differ from eager there (grad_x and grad_w, also with the inputs cloned or without
+# once_differentiable); torch 2.13, which `make` installs, compiles them exactly.
+_OLD_TORCH = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (2, 13)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                _OLD_TORCH and name != "gather",
+                reason="torch < 2.13 miscompiles the block backward",
+                strict=False,
+            ),
+        )
+        for name in MODULES
+    ],
+)
 def test_compiled_module_matches_eager(name):
     torch.manual_seed(0)
     module = MODULES[name]()

@@ -160,6 +160,9 @@ def build_model(
 ) -> ExperimentNet:
     """The network of ``config``, initialised from ``train.seed`` (same seed, same weights).
 
+    Weights are drawn on the CPU and then moved, so a seed gives the same network on every
+    device.
+
     Example:
         >>> from neurofabric.experiments.config import load_config
         >>> config = load_config(None, ["model.sizes=[16, 8, 4]", "model.fan_out=[2, 4]"])
@@ -181,15 +184,13 @@ def build_model(
     for part in parts:
         if isinstance(part, Topology):
             layer = SparseCascade(
-                part, bias=model.bias, kernel=model.kernel, init=model.cascade.init, device=device
+                part, bias=model.bias, kernel=model.kernel, init=model.cascade.init
             )
         else:
-            layer = SparseLinear(
-                part, bias=model.bias, kernel=model.kernel, init=model.init, device=device
-            )
+            layer = SparseLinear(part, bias=model.bias, kernel=model.kernel, init=model.init)
         layer.reset_parameters(generator=generator)
         layers.append(layer)
-    return ExperimentNet(layers, model.activation, kinds)
+    return ExperimentNet(layers, model.activation, kinds).to(device)
 
 
 @dataclass(frozen=True)
