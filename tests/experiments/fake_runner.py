@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from neurofabric.experiments.config import ExperimentConfig
+from neurofabric.experiments.config import ExperimentConfig, config_hash
 
 
 def _densities(config: ExperimentConfig) -> list[float]:
@@ -68,6 +68,8 @@ def fake_run(config: ExperimentConfig, out_dir, *, resume: bool = True, progress
         "kl_to_reference": None,
         "layer_sizes": sizes,
         "patterns": patterns,
+        "epochs": config.train.epochs,
+        "config_hash": config_hash(config),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary))

@@ -16,13 +16,13 @@ FAILING = "tests.experiments.fake_runner:failing_run"
 SLEEPING = "tests.experiments.fake_runner:sleeping_run"
 
 
-def make_sweep(seeds=(0, 1), patterns=("structured", "random")):
+def make_sweep(seeds=(0, 1), patterns=("structured", "random"), fixed=None):
     # 16-16-16: the three fan-out splits share overall density 0.5 (allocation plot).
     return sweep_from_dict(
         {
             "seeds": list(seeds),
             "base_config": {"model": {"sizes": [16, 16, 16]}},
-            "set": {"train.epochs": 2},
+            "set": fixed or {"train.epochs": 2},
             "axes": [
                 {"model.pattern": list(patterns)},
                 {"model.fan_out": [[4, 12], [8, 8], [12, 4], [2, 2]]},
@@ -76,6 +76,27 @@ def test_in_process_sweep_completes_and_writes_results(tmp_path, log):
     log.unlink()
     again = run_sweep(sweep, tmp_path / "out", runner=FAKE, progress=False)
     assert again.counts["complete"] == 20 and ran(log) == Counter()
+
+
+def test_edited_base_config_makes_finished_points_stale(tmp_path, log):
+    sweep = make_sweep(seeds=(0,), patterns=("structured",))
+    run_sweep(sweep, tmp_path / "out", runner=FAKE, progress=False)
+    keys = [p.key for p in sweep.points]
+    log.unlink()
+    # More epochs (same keys): every point runs again, so its run folder can be extended.
+    longer = make_sweep(seeds=(0,), patterns=("structured",), fixed={"train.epochs": 3})
+    assert [p.key for p in longer.points] == keys
+    again = run_sweep(longer, tmp_path / "out", runner=FAKE, progress=False)
+    assert again.counts["complete"] == len(keys) and ran(log) == Counter(keys)
+    log.unlink()
+    # Another learning rate changes the config hash: stale as well; unchanged: nothing runs.
+    fixed = {"train.epochs": 3, "optimizer.lr": 0.01}
+    other = make_sweep(seeds=(0,), patterns=("structured",), fixed=fixed)
+    run_sweep(other, tmp_path / "out", runner=FAKE, progress=False)
+    assert ran(log) == Counter(keys)
+    log.unlink()
+    run_sweep(other, tmp_path / "out", runner=FAKE, progress=False)
+    assert ran(log) == Counter()
 
 
 def test_failing_point_is_isolated_and_retried_once_per_invocation(tmp_path, log):

@@ -40,6 +40,7 @@ from neurofabric.experiments.sweep_results import (
     SUMMARY_KEYS,
     collect_results,
     count_states,
+    is_current,
     trials_by_key,
     write_results,
 )
@@ -225,11 +226,13 @@ def _fail_dead(study: optuna.Study) -> None:
             pass
 
 
-def _point_state(trials: list[FrozenTrial], invocation: str, max_attempts: int) -> str:
+def _point_state(
+    trials: list[FrozenTrial], point: SweepPoint, invocation: str, max_attempts: int
+) -> str:
     """``complete``, ``running``, ``exhausted`` (failed enough in this invocation), ``queued``
     (a WAITING trial exists) or ``todo``."""
     states = [t.state for t in trials]
-    if TrialState.COMPLETE in states:
+    if any(is_current(t, point) for t in trials):
         return "complete"
     if TrialState.RUNNING in states:
         return "running"
@@ -244,7 +247,7 @@ def _point_state(trials: list[FrozenTrial], invocation: str, max_attempts: int) 
 def _states(study: optuna.Study, spec: _Worker) -> dict[str, str]:
     by_key = trials_by_key(study.get_trials(deepcopy=False))
     return {
-        p.key: _point_state(by_key.get(p.key, []), spec.invocation, spec.max_attempts)
+        p.key: _point_state(by_key.get(p.key, []), p, spec.invocation, spec.max_attempts)
         for p in spec.sweep.points
     }
 
@@ -276,13 +279,13 @@ def _objective(study: optuna.Study, spec: _Worker, runner: Callable) -> Callable
         trials = trials_by_key(study.get_trials(deepcopy=False)).get(point.key, [])
         others = [t for t in trials if t.number != trial.number]
         reason = None
-        if any(t.state == TrialState.COMPLETE for t in others):
+        if any(is_current(t, point) for t in others):
             reason = "already complete"
         elif held := [
             t.number for t in others if t.number < trial.number and not t.state.is_finished()
         ]:
             reason = f"held by trial {held[0]}"
-        elif _point_state(others, spec.invocation, spec.max_attempts) == "exhausted":
+        elif _point_state(others, point, spec.invocation, spec.max_attempts) == "exhausted":
             reason = "failed too often in this invocation"
         if reason is not None:
             trial.set_user_attr("skipped", reason)

@@ -10,8 +10,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from neurofabric.experiments.config import ExperimentConfig
-from neurofabric.experiments.sweep_config import Sweep
+from neurofabric.experiments.config import ExperimentConfig, config_hash
+from neurofabric.experiments.sweep_config import Sweep, SweepPoint
 from neurofabric.topology.io import atomic_write
 
 __all__ = ["SUMMARY_KEYS", "collect_results", "count_states", "trials_by_key", "write_results"]
@@ -32,8 +32,25 @@ SUMMARY_KEYS = (
     "samples_per_s",
     "layer_sizes",
     "patterns",
+    "epochs",
+    "config_hash",
 )
 _DIED = "the worker running it died (process killed or heartbeat lost)"
+
+
+def is_current(trial: FrozenTrial, point: SweepPoint) -> bool:
+    """Whether ``trial`` is a finished run of ``point`` as the sweep now defines it.
+
+    A COMPLETE trial whose recorded config hash or epoch count differs from the point's config
+    (the base config was edited after it ran) is stale: the point runs again, and its run
+    folder then resumes (more epochs) or refuses with the keys that differ.
+    """
+    if trial.state != TrialState.COMPLETE:
+        return False
+    attrs = trial.user_attrs
+    if "epochs" in attrs and attrs["epochs"] != point.config.train.epochs:
+        return False
+    return "config_hash" not in attrs or attrs["config_hash"] == config_hash(point.config)
 
 
 def trials_by_key(trials: list[FrozenTrial]) -> dict[str, list[FrozenTrial]]:
@@ -64,7 +81,7 @@ def collect_results(sweep: Sweep, trials: list[FrozenTrial]) -> list[dict[str, A
         mine = sorted(by_key.get(point.key, []), key=lambda t: t.number)
         tried = [t for t in mine if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
         running = [t for t in mine if t.state == TrialState.RUNNING]
-        complete = [t for t in tried if t.state == TrialState.COMPLETE]
+        complete = [t for t in tried if is_current(t, point)]
         failed = [t for t in tried if t.state == TrialState.FAIL]
         row: dict[str, Any] = {"key": point.key, "group": point.group}
         row.update({k: _config_value(point.config, k) for k in sweep.varied_keys})
