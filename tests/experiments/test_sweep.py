@@ -9,7 +9,7 @@ import pytest
 
 from neurofabric.experiments.sweep import collect_results, open_study, run_sweep
 from neurofabric.experiments.sweep_config import sweep_from_dict
-from neurofabric.plots.sweep import allocation_label
+from neurofabric.plots.sweep import allocation_label, plot_density_allocation
 
 FAKE = "tests.experiments.fake_runner:fake_run"
 FAILING = "tests.experiments.fake_runner:failing_run"
@@ -54,11 +54,8 @@ def test_in_process_sweep_completes_and_writes_results(tmp_path, log):
     assert result.counts == {"points": 20, "complete": 20, "failed": 0, "running": 0, "pending": 0}
     assert ran(log) == Counter(keys)
     out = tmp_path / "out"
-    assert {p.name for p in result.plots} == {
-        "accuracy_vs_density.png",
-        "density_allocation.png",
-        "sparse_vs_dense.png",
-    }
+    # No two runs share a last-junction density here: no allocation plot.
+    assert {p.name for p in result.plots} == {"accuracy_vs_density.png", "sparse_vs_dense.png"}
     assert all(p.stat().st_size > 1000 for p in result.plots)
     assert (out / "runs" / keys[0] / "summary.json").exists()
     with open(out / "results.csv") as handle:
@@ -191,3 +188,37 @@ def test_bad_runner_and_workers(tmp_path):
 )
 def test_allocation_label(densities, label):
     assert allocation_label(densities) == label
+
+
+def _row(densities, accuracy, seed=0):
+    sizes = [100] * (len(densities) + 1)
+    overall = sum(densities) / len(densities)
+    return {
+        "key": f"{densities}-{seed}",
+        "group": str(densities),
+        "state": "COMPLETE",
+        "test_accuracy": accuracy,
+        "overall_density": overall,
+        "junction_densities": list(densities),
+        "layer_sizes": sizes,
+        "patterns": ["structured"] * len(densities),
+        "parameters": 1000,
+    }
+
+
+def test_density_allocation_plot_draws_one_curve_per_last_junction_density():
+    rows = [
+        _row((0.1, 0.1), 0.90),
+        _row((0.2, 0.1), 0.92),
+        _row((0.1, 0.5), 0.93),
+        _row((0.2, 0.5), 0.95),
+        _row((0.4, 0.5), 0.96, seed=1),
+    ]
+    figure = plot_density_allocation(rows, "test_accuracy")
+    ax = figure.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["ρ_last = 0.1", "ρ_last = 0.5"]
+    assert ax.get_xscale() == "log"
+    # One curve only, or curves of one point each: nothing to compare.
+    assert plot_density_allocation(rows[2:], "test_accuracy") is None
+    assert plot_density_allocation([rows[0], rows[2]], "test_accuracy") is None

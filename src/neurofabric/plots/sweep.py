@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from neurofabric.plots.junction import save_figure
 
@@ -115,8 +116,7 @@ def plot_accuracy_vs_density(rows: Iterable[Mapping[str, Any]], metric: str) -> 
         ax.axhline(group.mean, color=colour, linestyle="--", label=label)
         if group.std > 0:
             ax.axhspan(group.mean - group.std, group.mean + group.std, color=colour, alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_xlabel("overall density ρ_net")
+    _density_axis(ax)
     ax.set_ylabel(_metric_label(metric))
     ax.set_title(f"{_metric_label(metric)} vs density (mean ± std over seeds)")
     ax.legend(fontsize="small")
@@ -141,64 +141,50 @@ def allocation_label(junction_densities: Sequence[float], *, tolerance: float = 
     return "mixed"
 
 
-def _rho(densities: Sequence[float]) -> str:
-    return "ρ = (" + ", ".join(f"{d:.2g}" for d in densities) + ")"
-
-
 def plot_density_allocation(rows: Iterable[Mapping[str, Any]], metric: str) -> Figure | None:
-    """``metric`` against overall density for runs of (about) equal overall density that split
-    it differently across junctions, one line per kind of split (later / earlier denser,
-    uniform), each point labelled with its ``ρ = (ρ_1, …)``.
+    """``metric`` against overall density, one curve per density of the last junction (the
+    slides' "individual junction densities" figure): along a curve only the earlier junctions
+    change, and at equal overall density a curve above another says that giving the last
+    junction more of the edges wins (the papers' claim: later junctions need more density).
 
-    The papers' claim: at equal overall density, later junctions need more density.
-    ``None`` when no two runs of one density level differ in allocation.
+    ``None`` unless at least two last-junction densities each have runs at two or more
+    overall densities.
     """
-    sparse = [g for g in _groups(rows, metric) if not g.dense and g.junction_densities]
-    levels: dict[str, list[_Group]] = {}
+    sparse = [g for g in _groups(rows, metric) if not g.dense and len(g.junction_densities) > 1]
+    several_patterns = len({g.pattern for g in sparse}) > 1
+    curves: dict[tuple[str, float], list[_Group]] = {}
     for group in sparse:
-        levels.setdefault(f"{group.density:.2g}", []).append(group)
-    chosen = [
-        g
-        for members in levels.values()
-        if len({tuple(round(d, 3) for d in m.junction_densities) for m in members}) > 1
-        for g in members
-    ]
-    if not chosen:
+        key = (group.pattern if several_patterns else "", round(group.junction_densities[-1], 4))
+        curves.setdefault(key, []).append(group)
+    curves = {k: v for k, v in curves.items() if len({round(g.density, 6) for g in v}) > 1}
+    if len(curves) < 2:
         return None
-    several_patterns = len({g.pattern for g in chosen}) > 1
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     ax = figure.add_subplot()
-
-    def label(group: _Group) -> str:
-        kind = allocation_label(group.junction_densities)
-        return f"{kind}, {group.pattern}" if several_patterns else kind
-
-    for name, members in itertools.groupby(
-        sorted(chosen, key=lambda g: (label(g), g.density)), key=label
-    ):
-        members = list(members)
+    for (pattern, last), members in sorted(curves.items()):
+        members = sorted(members, key=lambda g: g.density)
+        label = f"ρ_last = {last:.3g}" + (f", {pattern}" if pattern else "")
         ax.errorbar(
             [g.density for g in members],
             [g.mean for g in members],
             yerr=[g.std for g in members],
             marker="o",
             capsize=3,
-            label=name,
+            label=label,
         )
-        for group in members:
-            ax.annotate(
-                _rho(group.junction_densities),
-                (group.density, group.mean),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-            )
-    ax.set_xscale("log")
-    ax.set_xlabel("overall density ρ_net")
+    _density_axis(ax)
     ax.set_ylabel(_metric_label(metric))
-    ax.set_title("same overall density, different split across junctions")
+    ax.set_title("each curve holds the last junction's density fixed")
     ax.legend(fontsize="small")
     return figure
+
+
+def _density_axis(ax) -> None:
+    """Log-scaled overall density in percent, major ticks only (minor labels collide)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{100 * value:g}%"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("overall density ρ_net")
 
 
 def plot_sparse_vs_dense(rows: Iterable[Mapping[str, Any]], metric: str) -> Figure | None:
