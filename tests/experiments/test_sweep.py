@@ -222,3 +222,13 @@ def test_density_allocation_plot_draws_one_curve_per_last_junction_density():
     # One curve only, or curves of one point each: nothing to compare.
     assert plot_density_allocation(rows[2:], "test_accuracy") is None
     assert plot_density_allocation([rows[0], rows[2]], "test_accuracy") is None
+
+
+def test_pattern_curves_with_one_last_junction_density_are_no_allocation_plot():
+    rows = [
+        {**_row((0.1, 1.0), 0.9), "patterns": ["random", "random"]},
+        {**_row((0.2, 1.0), 0.92), "patterns": ["random", "random"]},
+        {**_row((0.1, 1.0), 0.91), "key": "s", "group": "s"},
+        {**_row((0.2, 1.0), 0.93), "key": "t", "group": "t"},
+    ]
+    assert plot_density_allocation(rows, "test_accuracy") is None

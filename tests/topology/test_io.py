@@ -97,3 +97,17 @@ def test_loads_dey_mask_files(tmp_path):
     t = load_topology(tmp_path / "dey.npz")
     assert t.layer_sizes == (3, 2, 1)
     assert t.junctions[(0, 1)].to_mask().tolist() == m1.astype(bool).tolist()
+
+
+def test_atomic_write_gives_the_permissions_open_would(tmp_path):
+    import os
+    import stat
+
+    from neurofabric.topology.io import atomic_write
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "f.txt", lambda f: f.write(b"x"))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

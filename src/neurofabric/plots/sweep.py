@@ -157,7 +157,7 @@ def plot_density_allocation(rows: Iterable[Mapping[str, Any]], metric: str) -> F
         key = (group.pattern if several_patterns else "", round(group.junction_densities[-1], 4))
         curves.setdefault(key, []).append(group)
     curves = {k: v for k, v in curves.items() if len({round(g.density, 6) for g in v}) > 1}
-    if len(curves) < 2:
+    if len({last for _, last in curves}) < 2:
         return None
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     ax = figure.add_subplot()

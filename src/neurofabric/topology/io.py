@@ -43,6 +43,12 @@ def _prefix(key: tuple[int, int]) -> str:
     return f"junction_{key[0]}_{key[1]}"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: object, *, overwrite: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place.
 
@@ -57,6 +63,7 @@ def atomic_write(path: str | os.PathLike, write: object, *, overwrite: bool = Fa
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() gives
         with os.fdopen(handle, "wb") as file:
             write(file)  # type: ignore[operator]
             file.flush()
