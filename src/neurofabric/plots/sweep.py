@@ -227,6 +227,7 @@ def plot_sparse_vs_dense(rows: Iterable[Mapping[str, Any]], metric: str) -> Figu
                     fontsize=7,
                 )
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel(_metric_label(metric))
     ax.set_title("large sparse vs small dense (mean ± std over seeds)")
@@ -244,10 +245,13 @@ PLOTS = {
 def write_sweep_plots(
     rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *, metric: str
 ) -> list[Path]:
-    """Save the plots the rows support into ``out_dir`` (overwriting); returns their paths."""
+    """Save the plots the rows support into ``out_dir`` (overwriting) and remove those of an
+    earlier write that the rows no longer support; returns the paths written."""
     written = []
     for name, plot in PLOTS.items():
         figure = plot(rows, metric)
         if figure is not None:
             written.append(save_figure(figure, Path(out_dir) / name, overwrite=True))
+        else:
+            (Path(out_dir) / name).unlink(missing_ok=True)
     return written
