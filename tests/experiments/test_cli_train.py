@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from neurofabric.cli import main
 
@@ -93,6 +94,11 @@ def test_train_from_a_toml_with_set_overrides(blobs, tmp_path, capsys):
         (["--sizes", "16,30,4"], "fan_out \\* in_features = 128 is not divisible"),
         (["--sizes", "10,32,4", "--fan-out", "16,4"], "has 16 input features"),
         (["--epochs", "x"], "invalid int value"),
+        pytest.param(
+            ["--device", "cuda"],
+            "no CUDA device is available",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device exists"),
+        ),
     ],
 )
 def test_train_user_mistakes_are_one_line_exit_2(blobs, tmp_path, capsys, argv, message):

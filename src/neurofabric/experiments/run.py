@@ -212,6 +212,8 @@ def train_run(
     if config.train.threads is not None:
         torch.set_num_threads(config.train.threads)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for but no CUDA device is available")
     state = _resume_state(out_dir, config) if resume else None
     if state is not None and int(state["epoch"]) > config.train.epochs:
         raise ValueError(
