@@ -141,6 +141,18 @@ def test_two_worker_processes_share_one_storage(tmp_path, log, monkeypatch):
     assert len({t.user_attrs["pid"] for t in complete}) == 2  # both workers did some
 
 
+def test_two_workers_isolate_failures(tmp_path, log):
+    sweep = make_sweep(seeds=(0,))
+    result = run_sweep(
+        sweep, tmp_path, runner=FAILING, workers=2, progress=False, poll_interval=0.2
+    )
+    failed = sorted(p.key for p in sweep.points if p.config.model.pattern == "random")
+    assert result.crashed_workers == 0
+    assert sorted(r["key"] for r in result.rows if r["state"] == "FAIL") == failed
+    assert result.counts["complete"] == len(sweep.points) - len(failed)
+    assert ran(log) == Counter(p.key for p in sweep.points if p.key not in failed)
+
+
 def test_dead_local_worker_is_failed_at_once_and_point_rerun(tmp_path, log):
     sweep = make_sweep(seeds=(0,), patterns=("structured",))
     storage = f"sqlite:///{tmp_path / 'study.db'}"
