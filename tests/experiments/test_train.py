@@ -229,3 +229,33 @@ def test_model_costs_of_a_clos_mlp():
     assert costs["junction_kinds"] == ["clos cascade", "structured"]
     assert costs["edges"] == 8 * 4 * (16 + 16 + 4) + 64 * 10
     assert net(torch.randn(2, 64)).shape == (2, 10)
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
+    data = write_blobs(tmp_path / "big.npz", per_class=(1500, 50, 50))
+    command = [
+        sys.executable,
+        "-m",
+        "neurofabric",
+        "train",
+        f'--set=data.name="npz:{data}"',
+        "--set=model.sizes=[16, 64, 4]",
+        "--set=model.fan_out=[16, 4]",
+        "--set=train.epochs=50",
+        "--set=train.batch_size=8",
+        "--set=train.threads=1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "epochs.jsonl").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] >= 1

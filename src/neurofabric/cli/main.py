@@ -36,4 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return run_guarded(args.handler, args)
+    try:
+        return run_guarded(args.handler, args)
+    except KeyboardInterrupt:
+        # Runs checkpoint every epoch and write files atomically: nothing is half-written.
+        print("interrupted (a run resumes from its last checkpoint with --resume)", file=sys.stderr)
+        return 130

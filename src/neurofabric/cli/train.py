@@ -90,6 +90,11 @@ def _train(args: argparse.Namespace) -> int:
         key: getattr(args, key) for _, key, _, _ in _FLAGS if getattr(args, key) is not None
     }
     overrides.update(parse_override(text) for text in args.overrides)
+    if args.config is None and "model.sizes" not in overrides:
+        raise ValueError(
+            "give an experiment file (neurofabric train CONFIG.toml) or at least --sizes "
+            "N0,...,NL (see configs/ for examples)"
+        )
     config = load_config(args.config, overrides)
     name = args.config.stem if args.config is not None else "run"
     out = args.out or Path("runs") / name
