@@ -251,7 +251,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (tmp_path / "run" / "epochs.jsonl").exists():
+    while not (tmp_path / "run" / "checkpoint.pt").exists():
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
