@@ -29,11 +29,12 @@ from neurofabric.experiments.build import build_model, model_costs
 from neurofabric.experiments.checkpoint import load_checkpoint
 from neurofabric.experiments.config import (
     ExperimentConfig,
-    config_from_dict,
     config_hash,
     config_to_dict,
 )
 from neurofabric.experiments.train import evaluate, fit
+from neurofabric.plots.junction import save_figure
+from neurofabric.plots.training import training_curves
 from neurofabric.topology.io import atomic_write
 
 __all__ = ["RUN_FILES", "kl_divergence", "load_summary", "prepare_data", "train_run"]
@@ -266,17 +267,9 @@ def train_run(
     )
     summary["kl_reference"] = config.train.kl_reference
     summary["wall_time_s"] = time.perf_counter() - started
-    try:
-        from neurofabric.plots.training import training_curves
-
-        figure = training_curves({out_dir.name or "run": history})
-        atomic_write(
-            out_dir / "curves.png",
-            lambda f: figure.savefig(f, format="png", dpi=110),
-            overwrite=True,
-        )
-    except ImportError:  # pragma: no cover - plots are part of the package
-        pass
+    save_figure(
+        training_curves({out_dir.name or "run": history}), out_dir / "curves.png", overwrite=True
+    )
     _write_json(out_dir / "summary.json", summary)
     return summary
 
@@ -315,15 +308,3 @@ def _summary(config, digest, data, history, test, costs, device) -> dict[str, An
         "threads": torch.get_num_threads(),
         "config": config_to_dict(config),
     }
-
-
-def config_of_run(out_dir: str | os.PathLike) -> ExperimentConfig:
-    """The config a run folder was trained with (from its ``config.json``)."""
-    path = Path(out_dir) / "config.json"
-    try:
-        payload = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{str(out_dir)!r} is not a run folder (no config.json)") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is damaged: {error}") from None
-    return config_from_dict(payload["config"])
