@@ -59,7 +59,8 @@ def fan_out_key(row: dict) -> str:
     return "-".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def mnist_table(rows: list[dict]) -> str:
+def by_pattern(rows: list[dict]) -> tuple[dict, dict, list[float]]:
+    """Accuracies by (fan-out row, pattern), each row's overall density, and the dense runs'."""
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     densities = {}
     dense = []
@@ -72,6 +73,11 @@ def mnist_table(rows: list[dict]) -> str:
         key = fan_out_key(row)
         groups[key, row["model.pattern"]].append(row["test_accuracy"])
         densities[key] = row["overall_density"]
+    return groups, densities, dense
+
+
+def mnist_table(rows: list[dict]) -> str:
+    groups, densities, dense = by_pattern(rows)
     lines = [
         "| d_out | ρ_net % | clash-free (ours / slides) | structured (ours / slides) | "
         "random (ours / slides) |",
@@ -87,18 +93,7 @@ def mnist_table(rows: list[dict]) -> str:
 
 
 def pattern_table(rows: list[dict]) -> str:
-    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
-    densities = {}
-    dense = []
-    for row in rows:
-        if row["state"] != "COMPLETE":
-            continue
-        if row.get("model.pattern") == "dense":
-            dense.append(row["test_accuracy"])
-            continue
-        key = fan_out_key(row)
-        groups[key, row["model.pattern"]].append(row["test_accuracy"])
-        densities[key] = row["overall_density"]
+    groups, densities, dense = by_pattern(rows)
     lines = ["| d_out | ρ_net % | clash-free | structured | random |", "|---|---|---|---|---|"]
     for key in sorted(densities, key=lambda k: -densities[k]):
         cells = [stat(groups.get((key, p), [])) for p in PATTERNS]
