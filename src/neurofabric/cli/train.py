@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from neurofabric.cli._common import emit_json
+from neurofabric.cli._common import emit_json, float_list, int_list
 
 # Convenience flags: each is a dotted config key (flags win over the file, --set wins over both).
 _FLAGS = (
@@ -25,20 +25,26 @@ _FLAGS = (
 )
 
 
-def _parse(kind, text: str):
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        if kind in ("ints", "intlist"):
-            values = [int(p) for p in parts]
-        elif kind == "floats":
-            values = [float(p) for p in parts]
-        else:
-            values = parts
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
-    return values[0] if len(values) == 1 and kind != "intlist" else values
+def _one_or_list(parse, *, keep_list: bool = False):
+    """An argparse type: ``parse`` a comma-separated list; one value stands for every junction."""
+
+    def convert(text: str):
+        values = parse(text)
+        return values[0] if len(values) == 1 and not keep_list else values
+
+    return convert
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+_KINDS = {
+    "intlist": _one_or_list(int_list, keep_list=True),
+    "ints": _one_or_list(int_list),
+    "floats": _one_or_list(float_list),
+    "strs": _one_or_list(_names),
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -51,9 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("config", nargs="?", type=Path, help="experiment TOML file (optional)")
     for flag, key, kind, text in _FLAGS:
         if isinstance(kind, str):
-            train.add_argument(
-                flag, dest=key, metavar="V,...", help=text, type=lambda t, k=kind: _parse(k, t)
-            )
+            train.add_argument(flag, dest=key, metavar="V,...", help=text, type=_KINDS[kind])
         else:
             train.add_argument(flag, dest=key, type=kind, help=text)
     train.add_argument(
