@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import neurofabric.kernels._sparse as _sparse
 import neurofabric.kernels.gather as gather_module
 from neurofabric.kernels import (
     KERNELS,
@@ -266,6 +267,10 @@ def test_unknown_kernel_lists_valid_names():
         get_kernel("nope")
 
 
+def _per_edge(plan, junction) -> list[str]:
+    return sorted(key for key, tensor in plan.items() if tensor.numel() >= junction.nnz)
+
+
 def test_index_plans_are_cpu_int32_and_one_index_per_edge():
     junction = JUNCTIONS["regular-64x32-fo4"]
     for name in ("gather", "csr"):
@@ -274,10 +279,46 @@ def test_index_plans_are_cpu_int32_and_one_index_per_edge():
             assert tensor.device.type == "cpu" and tensor.dtype == torch.int32
     plan = KERNELS["gather"].prepare(junction)
     assert plan["table"].shape == (junction.out_features, junction.nnz // junction.out_features)
-    per_edge = [key for key, tensor in plan.items() if tensor.numel() >= junction.nnz]
-    assert sorted(per_edge) == ["table", "transpose_order"]  # the table + the backward's order
-    edges = plan["table"].view(-1).numpy()
-    assert np.array_equal(edges, junction.src)
+    assert _per_edge(plan, junction) == ["table"]
+    assert np.array_equal(plan["table"].view(-1).numpy(), junction.src)
+    assert _per_edge(KERNELS["csr"].prepare(junction), junction) == ["col"]
+
+
+# (kernel, input requires grad, batch, per-edge indices held after forward + backward)
+TRANSPOSED_ON_DEMAND = [
+    ("gather", False, 5, ["table"]),  # first layer / frozen input: no ∂L/∂x
+    ("gather", True, 1, ["table"]),  # batch 1 scatters the e products, no order
+    ("gather", True, 5, ["table", "transpose_order"]),
+    ("csr", False, 5, ["col"]),
+    ("csr", True, 1, ["col"]),
+    ("csr", True, 5, ["col", "transpose_col", "transpose_order"]),
+]
+
+
+@pytest.mark.parametrize(("name", "input_grad", "batch", "held"), TRANSPOSED_ON_DEMAND)
+def test_transposed_indices_are_derived_on_first_need(name, input_grad, batch, held):
+    junction = random_junction(40, 30, nnz=300, seed=1) if name == "csr" else (
+        JUNCTIONS["regular-64x32-fo4"]
+    )
+    layer = SparseLinear(junction, kernel=name, dtype=torch.float64)
+    x = torch.randn(batch, junction.in_features, dtype=torch.float64, requires_grad=input_grad)
+    layer(x).sum().backward()
+    with torch.no_grad():  # inference never derives them either
+        layer(torch.randn(batch, junction.in_features, dtype=torch.float64))
+    assert _per_edge(layer.plan, junction) == held
+    order = _sparse.transpose_order(junction)
+    if "transpose_order" in held:
+        assert np.array_equal(layer.plan["transpose_order"].numpy(), order)
+    if "transpose_col" in held:
+        assert np.array_equal(layer.plan["transpose_col"].numpy(), junction.dst[order])
+    # Derived once, then reused: the buffers keep their storage on later steps.
+    pointers = {key: tensor.data_ptr() for key, tensor in layer.plan.items()}
+    layer(x).sum().backward()
+    assert {key: tensor.data_ptr() for key, tensor in layer.plan.items()} == pointers
+    # A fresh kernel choice starts from the forward index again; the state_dict never has any.
+    layer.set_kernel(name)
+    assert _per_edge(layer.plan, junction) == held[:1]
+    assert all(key in ("weight", "bias") for key in layer.state_dict())
 
 
 def test_blockdiag_skips_the_weight_gather_when_orders_agree():

@@ -37,6 +37,41 @@ def transpose_offsets(junction: Junction) -> np.ndarray:
     return offsets
 
 
+def pending_index(dtype: torch.dtype) -> torch.Tensor:
+    """An empty placeholder for an index derived on first need (see :func:`derived_index`)."""
+    return torch.empty(0, dtype=dtype)
+
+
+def needs_input_gradient(x: torch.Tensor) -> bool:
+    """Whether a backward through this call will ask for ``∂L/∂x`` over a batch above one —
+    the only case that reads the transposed indices."""
+    return x.requires_grad and torch.is_grad_enabled() and x.shape[0] > 1
+
+
+def derived_index(slot: torch.Tensor, size: int, derive) -> torch.Tensor:
+    """The index held in ``slot``, derived with ``derive()`` the first time it is needed.
+
+    ``slot`` is a plan buffer that starts empty (:func:`pending_index`): a layer that never
+    back-propagates into its input (inference, a first layer) holds only its forward index.
+    The first call that needs the backward's index stores it in the buffer in place (so
+    ``.to(device)`` and later calls see it); under ``torch.compile`` it is derived in the graph
+    each call instead, as a traced function cannot fill a buffer.
+    """
+    if slot.numel() == size:
+        return slot
+    value = derive().to(slot.dtype)
+    if torch.compiler.is_compiling():
+        return value
+    with torch.no_grad():
+        slot.set_(value)
+    return slot
+
+
+def sort_order(keys: torch.Tensor) -> torch.Tensor:
+    """Stable ``argsort`` of ``keys`` on their own device (``np.argsort(kind="stable")``)."""
+    return torch.sort(keys, stable=True).indices
+
+
 _first_csr = True
 
 

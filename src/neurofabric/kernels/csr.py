@@ -20,7 +20,10 @@ Measured (2 threads, 4096², density 1/16, batch 256, float32, best of repeated 
 (SPEC §11 measured 0.19 for this method); ``torch.sparse.mm`` with builtin autograd takes
 about 150 ms. ``gather``'s ``embedding_bag`` formulation does the same junction in 31 ms.
 
-Memory: three int32 indices per edge (``col``, and the transposed ``order`` and ``col``).
+Memory: ``col``, one int32 per edge, and two row pointers. The transposed ``order`` and ``col``
+(two more int32 per edge) serve only ``∂L/∂x`` at batches above one: they are derived (a stable
+sort of ``col``) by the first call whose input requires a gradient there, and kept from then on.
+A layer used for inference, or whose input needs no gradient, never holds them.
 """
 
 from __future__ import annotations
@@ -31,13 +34,22 @@ from torch.autograd.function import once_differentiable
 from neurofabric.kernels._sparse import (
     as_index,
     csr,
+    derived_index,
     edge_gradient,
     index_dtype,
+    needs_input_gradient,
+    pending_index,
+    sort_order,
     transpose_offsets,
-    transpose_order,
 )
 from neurofabric.kernels.base import Plan
 from neurofabric.topology.junction import Junction
+
+
+def edge_rows(crow: torch.Tensor) -> torch.Tensor:
+    """``(e,)`` the output neuron (CSR row) of every edge in canonical order."""
+    rows = torch.arange(crow.numel() - 1, device=crow.device, dtype=crow.dtype)
+    return torch.repeat_interleave(rows, crow.diff())
 
 
 def sparse_times(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -96,24 +108,25 @@ class CSRKernel:
     def prepare(self, junction: Junction) -> dict[str, torch.Tensor]:
         i, o, e = junction.in_features, junction.out_features, junction.nnz
         dtype = index_dtype(i, o, e + 1)
-        order = transpose_order(junction)
         return {
             "crow": as_index(junction.indptr, dtype),  # (o + 1,)
             "col": as_index(junction.src, dtype),  # (e,)
-            "transpose_order": as_index(order, dtype),  # (e,)
+            "transpose_order": pending_index(dtype),  # (e,) once a backward needs ∂L/∂x
             "transpose_crow": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
-            "transpose_col": as_index(junction.dst[order], dtype),  # (e,)
+            "transpose_col": pending_index(dtype),  # (e,) likewise
         }
 
     def __call__(
         self, x: torch.Tensor, weight: torch.Tensor, plan: Plan, junction: Junction
     ) -> torch.Tensor:
+        crow, col = plan["crow"], plan["col"]
+        order, transpose_col = plan["transpose_order"], plan["transpose_col"]
+        if needs_input_gradient(x):
+            e = weight.numel()
+            order = derived_index(order, e, lambda: sort_order(col))
+            transpose_col = derived_index(
+                transpose_col, e, lambda: edge_rows(crow).index_select(0, order)
+            )
         return _CSRFunction.apply(
-            x,
-            weight,
-            plan["crow"],
-            plan["col"],
-            plan["transpose_order"],
-            plan["transpose_crow"],
-            plan["transpose_col"],
+            x, weight, crow, col, order, plan["transpose_crow"], transpose_col
         )

@@ -32,11 +32,16 @@ speed-up; SPEC §11 reports 0.27 for this method) and 150 ms for ``torch.sparse.
 builtin autograd; batch-1 forward 0.17 ms with ``mv`` against 2.9 ms for ``F.linear`` (the bag
 sum takes 4.3 ms there, ``index_select`` + multiply + sum 0.72 ms).
 
-Memory: the table is one int32 per edge. The backward needs the transposed edge order, one
-more int32 per edge (``transpose_order``); the transposed ``dst`` is derived from it
-(``order // k``, a shift when ``k`` is a power of two) instead of being stored. Without the
-order, ``∂L/∂x`` would be an ``index_add_`` over chunks of ``(e, b)`` products: 110 ms instead
-of 12 ms at the size above. Peak extra memory of one forward + backward at 8192², density
+Memory: the layer holds the table, one int32 per edge, and two row pointers (``o + 1`` and
+``i + 1``). ``∂L/∂x`` needs the transposed edge order, one more int32 per edge: it is derived
+from the table (a stable sort, about 15 ms once at 4096², density 1/16) by the first call whose
+input requires a gradient at a batch above one, and kept from then on (``transpose_order``).
+So a layer used for inference, or a first layer (its input needs no gradient), holds one index
+per edge; a hidden layer being trained holds two. The transposed ``dst`` is derived from the
+order (``order // k``, a shift when ``k`` is a power of two) instead of being stored. Without
+the order, ``∂L/∂x`` would be an ``index_add_`` over chunks of ``(e, b)`` products: 110 ms
+instead of 12 ms at the size above; deriving it in every backward would add the sort's 15 ms
+to every step. Peak extra memory of one forward + backward at 8192², density
 1/16, batch 256: 173 MB (``F.linear``: 318 MB, ``dense``: 576 MB).
 """
 
@@ -49,10 +54,13 @@ from torch.autograd.function import once_differentiable
 from neurofabric.kernels._sparse import (
     as_index,
     csr,
+    derived_index,
     edge_gradient,
     index_dtype,
+    needs_input_gradient,
+    pending_index,
+    sort_order,
     transpose_offsets,
-    transpose_order,
 )
 from neurofabric.kernels.base import Plan
 from neurofabric.topology.junction import Junction
@@ -162,18 +170,16 @@ class GatherKernel:
         return {
             "table": as_index(junction.fan_in_table(), dtype),  # (o, k)
             "crow": as_index(junction.indptr, dtype),  # (o + 1,)
-            "transpose_order": as_index(transpose_order(junction), dtype),  # (e,)
+            "transpose_order": pending_index(dtype),  # (e,) once a backward needs ∂L/∂x
             "transpose_offsets": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
         }
 
     def __call__(
         self, x: torch.Tensor, weight: torch.Tensor, plan: Plan, junction: Junction
     ) -> torch.Tensor:
+        table, order = plan["table"], plan["transpose_order"]
+        if needs_input_gradient(x):
+            order = derived_index(order, weight.numel(), lambda: sort_order(table.view(-1)))
         return _GatherFunction.apply(
-            x,
-            weight,
-            plan["table"],
-            plan["crow"],
-            plan["transpose_order"],
-            plan["transpose_offsets"],
+            x, weight, table, plan["crow"], order, plan["transpose_offsets"]
         )
