@@ -297,9 +297,8 @@ TRANSPOSED_ON_DEMAND = [
 
 @pytest.mark.parametrize(("name", "input_grad", "batch", "held"), TRANSPOSED_ON_DEMAND)
 def test_transposed_indices_are_derived_on_first_need(name, input_grad, batch, held):
-    junction = random_junction(40, 30, nnz=300, seed=1) if name == "csr" else (
-        JUNCTIONS["regular-64x32-fo4"]
-    )
+    irregular = random_junction(40, 30, nnz=300, seed=1)
+    junction = irregular if name == "csr" else JUNCTIONS["regular-64x32-fo4"]
     layer = SparseLinear(junction, kernel=name, dtype=torch.float64)
     x = torch.randn(batch, junction.in_features, dtype=torch.float64, requires_grad=input_grad)
     layer(x).sum().backward()
