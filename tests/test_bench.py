@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from neurofabric.bench import METHODS, clos_for_density, run_bench
+from neurofabric.bench import METHODS, clos_for_density, machine_name, run_bench
 from neurofabric.cli import main
 
 
@@ -59,6 +59,7 @@ def test_cli_json(tmp_path, capsys):
     assert code == 0, captured.err
     payload = json.loads(captured.out)
     assert json.loads(out.read_text()) == payload
+    assert payload["machine"] == machine_name("cpu") and payload["machine"]  # ratios depend on it
     row = payload["rows"][0]
     for key in (
         "method",

@@ -57,7 +57,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from neurofabric.bench import run_bench
+    from neurofabric.bench import machine_name, run_bench
     from neurofabric.cli._common import UsageError, emit_json
     from neurofabric.topology.io import atomic_write
 
@@ -93,6 +93,7 @@ def _bench(args: argparse.Namespace) -> int:
     payload = {
         "threads": torch.get_num_threads(),
         "device": args.device,
+        "machine": machine_name(args.device),
         "torch": torch.__version__,
         "rows": [row.to_dict() for row in rows],
     }
@@ -102,17 +103,18 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
     else:
-        print(format_table(rows, payload["threads"]))
+        print(format_table(rows, payload["threads"], payload["machine"]))
     return 0
 
 
-def format_table(rows, threads: int) -> str:
-    """A fixed-width table of bench rows."""
+def format_table(rows, threads: int, machine: str | None = None) -> str:
+    """A fixed-width table of bench rows, under a line naming the threads and the machine."""
     header = (
         f"{'N':>5} {'batch':>5} {'method':<10} {'density':>8} {'fwd ms':>9} {'fwd+bwd ms':>11} "
         f"{'speedup':>8} {'ideal':>6} {'of ideal':>8} {'peak MB':>8}  detail"
     )
-    lines = [f"threads: {threads}", header, "-" * len(header)]
+    title = f"threads: {threads}" + (f", machine: {machine}" if machine else "")
+    lines = [title, header, "-" * len(header)]
     for r in rows:
         bwd = f"{r.fwd_bwd_ms:11.3f}" if r.fwd_bwd_ms is not None else f"{'-':>11}"
         peak = f"{r.peak_mb:8.1f}" if r.peak_mb is not None else f"{'-':>8}"

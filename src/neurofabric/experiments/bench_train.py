@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurofabric.bench import machine_name
 from neurofabric.experiments.build import build_model, model_costs
 from neurofabric.experiments.config import ExperimentConfig, load_config
 from neurofabric.experiments.optim import make_optimizer
@@ -135,6 +136,7 @@ def measure_throughput(
         "batch": batch,
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "machine": machine_name(str(device)),
         "sparse_samples_per_s": sparse,
         "dense_samples_per_s": dense,
         "speedup": sparse / dense,
