@@ -22,7 +22,12 @@ Plan = Mapping[str, torch.Tensor]
 
 
 class Kernel(Protocol):
-    """A way to multiply by a sparse junction, with its own forward and backward."""
+    """A way to multiply by a sparse junction, with its own forward and backward.
+
+    A kernel whose class sets ``fuses_bias = True`` also takes ``bias=`` in ``__call__`` and
+    adds it inside its product (as ``nn.Linear``'s ``addmm`` does); the others leave the bias
+    to the caller.
+    """
 
     name: str
 

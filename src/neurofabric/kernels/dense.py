@@ -6,9 +6,12 @@ The fast path for high densities, where a sparse kernel cannot beat a BLAS GEMM 
 :data:`~neurofabric.kernels.DENSE_THRESHOLD`). Unlike ``reference`` it is tuned: the flat
 index is prepared once, and a complete junction (``e = o·i``, whose canonical order is the
 row-major order of the matrix) is a free ``view`` with no scatter at all. A sparse junction
-runs a small autograd function: one ``index_copy_`` into a zeroed matrix forward; backward one
-GEMM per gradient and an ``index_select`` of ``∂L/∂W`` at the edges (6–20% faster than
-autograd through ``index_put_`` at 10⁴–10⁵ weights, batch 256, 2 threads).
+materialises its matrix with a small autograd function (one ``index_copy_`` into a zeroed
+matrix; backward an ``index_select`` of ``∂L/∂W`` at the edges: 6–20% faster than autograd
+through ``index_put_`` at 10⁴–10⁵ weights, batch 256, 2 threads), then runs ``F.linear`` with
+the bias fused into its GEMM as ``nn.Linear`` does (``fuses_bias``): at small junctions, where
+this kernel is chosen, a separate bias add and its backward reduction were a large share of
+the step.
 
 The materialised matrix is fresh memory on every call: at 4096² (64 MB, above glibc's mmap
 threshold) zero-filling it costs ~27 ms of page faults, 2 ms without them, so at batch 1 this
@@ -32,24 +35,19 @@ def scatter_dense(weight: torch.Tensor, flat_index: torch.Tensor, shape) -> torc
     return dense.index_put_((flat_index,), weight).view(shape)
 
 
-class _DenseFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, weight, flat_index, shape):
-        dense = weight.new_zeros(shape[0] * shape[1])
-        dense = dense.index_copy_(0, flat_index, weight).view(shape)
-        ctx.save_for_backward(x, dense, flat_index)
-        return F.linear(x, dense)
+class _Materialise(torch.autograd.Function):
+    """``(e,) → (o, i)``: the weights at ``flat_index`` of a zero matrix; backward gathers."""
 
     @staticmethod
-    def backward(ctx, grad_output):
-        x, dense, flat_index = ctx.saved_tensors
-        grad_x = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad_output @ dense
-        if ctx.needs_input_grad[1]:
-            grad_dense = grad_output.reshape(-1, dense.shape[0]).t() @ x.reshape(-1, dense.shape[1])
-            grad_weight = grad_dense.view(-1).index_select(0, flat_index)
-        return grad_x, grad_weight, None, None
+    def forward(ctx, weight, flat_index, shape):
+        ctx.save_for_backward(flat_index)
+        dense = weight.new_zeros(shape[0] * shape[1])
+        return dense.index_copy_(0, flat_index, weight).view(shape)
+
+    @staticmethod
+    def backward(ctx, grad_dense):
+        (flat_index,) = ctx.saved_tensors
+        return grad_dense.reshape(-1).index_select(0, flat_index), None, None
 
 
 class DenseKernel:
@@ -64,10 +62,18 @@ class DenseKernel:
         flat = junction.dst * junction.in_features + junction.src  # int64 (e,)
         return {"flat_index": torch.from_numpy(flat.copy())}
 
+    #: The bias goes into the GEMM (``F.linear``'s ``addmm``), as in ``nn.Linear``.
+    fuses_bias = True
+
     def __call__(
-        self, x: torch.Tensor, weight: torch.Tensor, plan: Plan, junction: Junction
+        self,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        plan: Plan,
+        junction: Junction,
+        bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         flat_index = plan["flat_index"]
         if flat_index.numel() == junction.in_features * junction.out_features:
-            return F.linear(x, weight.view(junction.shape))
-        return _DenseFunction.apply(x, weight, flat_index, junction.shape)
+            return F.linear(x, weight.view(junction.shape), bias)
+        return F.linear(x, _Materialise.apply(weight, flat_index, junction.shape), bias)

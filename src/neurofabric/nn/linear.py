@@ -113,9 +113,12 @@ class SparseLinear(nn.Module):
             )
         lead = input.shape[:-1]
         flat = input.reshape(-1, self.in_features)
-        output = self._kernel(flat, self.weight, self.plan, self.junction)
-        if self.bias is not None:
-            output = output + self.bias
+        if self.bias is not None and getattr(self._kernel, "fuses_bias", False):
+            output = self._kernel(flat, self.weight, self.plan, self.junction, bias=self.bias)
+        else:
+            output = self._kernel(flat, self.weight, self.plan, self.junction)
+            if self.bias is not None:
+                output = output + self.bias
         return output.reshape(*lead, self.out_features)
 
     def dense_weight(self) -> torch.Tensor:
