@@ -17,6 +17,7 @@ from neurofabric.experiments.config import load_config
 from neurofabric.experiments.optim import keras_decay
 from neurofabric.experiments.run import kl_divergence, load_summary, train_run
 from neurofabric.experiments.train import epoch_order
+from neurofabric.kernels import KERNELS
 from tests.experiments.conftest import write_blobs
 
 
@@ -259,3 +260,20 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("kernel", "allowed"),
+    [
+        ("auto", None),  # whatever the policy picks, reported per junction
+        ("csr", {"csr"}),
+        ("tune", {"dense", "gather", "csr"}),  # timed on this machine at the training batch
+    ],
+)
+def test_kernels_are_reported_and_tune_picks_per_layer(blobs, tmp_path, kernel, allowed):
+    summary = train_run(
+        blob_config(blobs, f'model.kernel="{kernel}"', "train.epochs=2"), tmp_path / kernel
+    )
+    assert len(summary["kernels"]) == 2
+    assert all(name in (allowed or KERNELS) for name in summary["kernels"])
+    assert summary["test_accuracy"] > 0.5  # the kernel changes the speed, not the function

@@ -181,13 +181,12 @@ def build_model(
         f"{model.cascade.topology} cascade" if isinstance(part, Topology) else patterns[i]
         for i, part in enumerate(parts)
     ]
+    kernel = "auto" if model.kernel == "tune" else model.kernel  # tuned later, on the data
     for part in parts:
         if isinstance(part, Topology):
-            layer = SparseCascade(
-                part, bias=model.bias, kernel=model.kernel, init=model.cascade.init
-            )
+            layer = SparseCascade(part, bias=model.bias, kernel=kernel, init=model.cascade.init)
         else:
-            layer = SparseLinear(part, bias=model.bias, kernel=model.kernel, init=model.init)
+            layer = SparseLinear(part, bias=model.bias, kernel=kernel, init=model.init)
         layer.reset_parameters(generator=generator)
         layers.append(layer)
     return ExperimentNet(layers, model.activation, kinds).to(device)

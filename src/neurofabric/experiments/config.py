@@ -139,7 +139,9 @@ class ModelConfig:
         activation: Hidden nonlinearity.
         init: Weight initialiser (``dense_he`` is Dey's recipe, biases 0.1).
         bias: Learn biases.
-        kernel: Sparse kernel (``auto`` picks per junction).
+        kernel: Sparse kernel: ``auto`` (a fixed policy per junction), ``tune`` (before
+            training, time every candidate per layer at the training batch on this machine and
+            keep the fastest: :func:`~neurofabric.nn.tune_kernels`), or a kernel name.
         cascade: Cascades for wide junctions.
     """
 

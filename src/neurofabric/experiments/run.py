@@ -33,6 +33,7 @@ from neurofabric.experiments.config import (
     config_to_dict,
 )
 from neurofabric.experiments.train import evaluate, fit
+from neurofabric.nn.tune import tune_kernels
 from neurofabric.plots.junction import save_figure
 from neurofabric.plots.training import training_curves
 from neurofabric.topology.io import atomic_write
@@ -223,6 +224,8 @@ def train_run(
         )
     net = build_model(config, device=device)
     data = prepare_data(config, device)
+    if config.model.kernel == "tune":  # kernels change the speed, not the function
+        tune_kernels(net, data["train"][0][: config.train.batch_size])
     reference = None
     if config.train.kl_reference:
         ref_path = Path(config.train.kl_reference) / "test_predictions.npy"
@@ -266,6 +269,7 @@ def train_run(
         kl_divergence(reference, predictions) if reference is not None else None
     )
     summary["kl_reference"] = config.train.kl_reference
+    summary["kernels"] = [layer.kernel for layer in net.layers]  # one per junction
     summary["wall_time_s"] = time.perf_counter() - started
     save_figure(
         training_curves({out_dir.name or "run": history}), out_dir / "curves.png", overwrite=True

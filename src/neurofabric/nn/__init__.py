@@ -5,6 +5,7 @@ from neurofabric.nn.init import INITS, get_init
 from neurofabric.nn.linear import SparseLinear
 from neurofabric.nn.mlp import SparseMLP, build_mlp
 from neurofabric.nn.sparsify import densify, sparsify
+from neurofabric.nn.tune import tune_kernels
 
 __all__ = [
     "INITS",
@@ -15,4 +16,5 @@ __all__ = [
     "densify",
     "get_init",
     "sparsify",
+    "tune_kernels",
 ]
