@@ -250,7 +250,15 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
         str(tmp_path / "run"),
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    # A shell's background job (`make test &`) starts with SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt: give the child the default disposition, as a terminal would.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not (tmp_path / "run" / "checkpoint.pt").exists():
         assert time.monotonic() < deadline and process.poll() is None
