@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neurofabric.bench import machine_name
-from neurofabric.experiments.build import build_model, model_costs
+from neurofabric.experiments.build import build_model, model_costs, tune_if_asked
 from neurofabric.experiments.config import ExperimentConfig, load_config
 from neurofabric.experiments.optim import make_optimizer
 from neurofabric.experiments.run import prepare_data
@@ -109,6 +109,7 @@ def measure_throughput(
     x = torch.randn(batch, sizes[0], device=device)
     y = torch.randint(0, sizes[-1], (batch,), device=device)
     nets = {"sparse": build_model(config, device=device), "dense": dense_twin(config).to(device)}
+    tune_if_asked(nets["sparse"], config, x)
     steps_of = {name: _step_function(net, config, x, y) for name, net in nets.items()}
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for step in steps_of.values():
@@ -162,6 +163,7 @@ def measure_overhead(
     config = config.replace({"train.epochs": epochs + 1})
     data = prepare_data(config, device)
     net = build_model(config, device=device)
+    tune_if_asked(net, config, data["train"][0])
     with tempfile.TemporaryDirectory() as folder:
         history = fit(
             net,

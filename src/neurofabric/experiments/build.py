@@ -17,6 +17,7 @@ from neurofabric.experiments.config import CascadeConfig, ExperimentConfig, Mode
 from neurofabric.nn.cascade import SparseCascade
 from neurofabric.nn.linear import SparseLinear
 from neurofabric.nn.mlp import make_activation
+from neurofabric.nn.tune import tune_kernels
 from neurofabric.topology.generators.block_shuffle import clos_topology
 from neurofabric.topology.generators.butterfly import benes_topology, butterfly_topology
 from neurofabric.topology.generators.mlp import _make, get_pattern
@@ -229,3 +230,10 @@ def model_costs(net: ExperimentNet) -> dict:
         "junction_densities": [c.density for c in costs],
         "junction_kinds": [c.kind for c in costs],
     }
+
+
+def tune_if_asked(net: nn.Module, config: ExperimentConfig, train_x: torch.Tensor) -> None:
+    """With ``model.kernel = "tune"``, time every candidate kernel per layer on the first
+    training batch and keep the fastest (:func:`~neurofabric.nn.tune_kernels`); else nothing."""
+    if config.model.kernel == "tune":
+        tune_kernels(net, train_x[: config.train.batch_size])

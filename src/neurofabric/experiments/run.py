@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from neurofabric.data.datasets import load_dataset
-from neurofabric.experiments.build import build_model, model_costs
+from neurofabric.experiments.build import build_model, model_costs, tune_if_asked
 from neurofabric.experiments.checkpoint import load_checkpoint
 from neurofabric.experiments.config import (
     ExperimentConfig,
@@ -33,7 +33,6 @@ from neurofabric.experiments.config import (
     config_to_dict,
 )
 from neurofabric.experiments.train import evaluate, fit
-from neurofabric.nn.tune import tune_kernels
 from neurofabric.plots.junction import save_figure
 from neurofabric.plots.training import training_curves
 from neurofabric.topology.io import atomic_write
@@ -224,8 +223,7 @@ def train_run(
         )
     net = build_model(config, device=device)
     data = prepare_data(config, device)
-    if config.model.kernel == "tune":  # kernels change the speed, not the function
-        tune_kernels(net, data["train"][0][: config.train.batch_size])
+    tune_if_asked(net, config, data["train"][0])  # kernels change the speed, not the function
     reference = None
     if config.train.kl_reference:
         ref_path = Path(config.train.kl_reference) / "test_predictions.npy"

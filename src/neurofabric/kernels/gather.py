@@ -27,11 +27,11 @@ same table beats the bag sum; its backward scatter-adds the ``e`` products and n
 transposed order.
 
 Measured on a 2-core AMD EPYC VM (2 threads, 4096², density 1/16, float32, best of repeated
-runs): batch 256 forward
-7.4 ms, forward + backward 31 ms against 162 ms for dense ``F.linear`` (0.33 of the ideal
-speed-up; SPEC §11 reports 0.27 for this method) and 150 ms for ``torch.sparse.mm`` with
-builtin autograd; batch-1 forward 0.17 ms with ``mv`` against 2.9 ms for ``F.linear`` (the bag
-sum takes 4.3 ms there, ``index_select`` + multiply + sum 0.72 ms). On a 2-core AVX-512 Xeon
+runs): batch 256 forward 7.4 ms, forward + backward 31 ms against 162 ms for dense
+``F.linear`` (0.33 of the ideal speed-up; SPEC §11 reports 0.27 for this method) and 150 ms
+for ``torch.sparse.mm`` with builtin autograd; batch-1 forward 0.17 ms with ``mv`` against
+2.9 ms for ``F.linear`` (the bag sum takes 4.3 ms there, ``index_select`` + multiply + sum
+0.72 ms). On a 2-core AVX-512 Xeon
 VM the same step takes ~62 ms against ~125 ms for ``F.linear`` (MKL runs the dense GEMM near
 peak there); profiled per step: ``sampled_addmm`` (``∂L/∂w``) 29 ms, the two bag sums 9 ms
 each, the two layout transposes 3 ms each, the weights' gather into transposed order 6 ms.
