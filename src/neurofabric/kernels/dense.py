@@ -9,9 +9,8 @@ row-major order of the matrix) is a free ``view`` with no scatter at all. A spar
 materialises its matrix with a small autograd function (one ``index_copy_`` into a zeroed
 matrix; backward an ``index_select`` of ``∂L/∂W`` at the edges: 6–20% faster than autograd
 through ``index_put_`` at 10⁴–10⁵ weights, batch 256, 2 threads), then runs ``F.linear`` with
-the bias fused into its GEMM as ``nn.Linear`` does (``fuses_bias``): at small junctions, where
-this kernel is chosen, a separate bias add and its backward reduction were a large share of
-the step.
+the bias fused into its GEMM as ``nn.Linear`` does (``fuses_bias``), sparing a separate bias
+add and its backward pass.
 
 The materialised matrix is fresh memory on every call: at 4096² (64 MB, above glibc's mmap
 threshold) zero-filling it costs ~27 ms of page faults, 2 ms without them, so at batch 1 this

@@ -31,10 +31,10 @@ runs): batch 256 forward 7.4 ms, forward + backward 31 ms against 162 ms for den
 ``F.linear`` (0.33 of the ideal speed-up; SPEC §11 reports 0.27 for this method) and 150 ms
 for ``torch.sparse.mm`` with builtin autograd; batch-1 forward 0.17 ms with ``mv`` against
 2.9 ms for ``F.linear`` (the bag sum takes 4.3 ms there, ``index_select`` + multiply + sum
-0.72 ms). On a 2-core AVX-512 Xeon
-VM the same step takes ~62 ms against ~125 ms for ``F.linear`` (MKL runs the dense GEMM near
-peak there); profiled per step: ``sampled_addmm`` (``∂L/∂w``) 29 ms, the two bag sums 9 ms
-each, the two layout transposes 3 ms each, the weights' gather into transposed order 6 ms.
+0.72 ms). On a 2-core AVX-512 Xeon VM the same step takes 51–62 ms against 108–125 ms for
+``F.linear`` (MKL runs the dense GEMM near peak there); ``benchmarks/profile_step.py`` puts
+``sampled_addmm`` (``∂L/∂w``) at 27–29 ms of it, each bag sum at ~8 ms, and the weights'
+gather into transposed order at 6–8 ms.
 
 Memory: the layer holds the table, one int32 per edge, and two row pointers (``o + 1`` and
 ``i + 1``). ``∂L/∂x`` needs the transposed edge order, one more int32 per edge: it is derived
