@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils import benchmark
 
+from neurofabric.kernels import native
 from neurofabric.nn.cascade import SparseCascade
 from neurofabric.nn.linear import SparseLinear
 from neurofabric.topology.blocks import BlockStructure
@@ -161,7 +162,10 @@ def _cases(features: int, density: float, methods: Sequence[str], seed: int) -> 
             yield _Case(method, _TorchCSR(structured), structured.nnz, "torch.sparse.mm")
         elif method in ("gather", "csr"):
             layer = SparseLinear(structured, kernel=method)
-            yield _Case(method, layer, structured.nnz, f"fan-in {structured.fan_in[0]}")
+            detail = f"fan-in {structured.fan_in[0]}"
+            if method == "gather" and native.library() is not None:
+                detail += ", native"
+            yield _Case(method, layer, structured.nnz, detail)
         elif method == "blockdiag":
             blocks = max(1, round(1 / density))
             while features % blocks:

@@ -67,6 +67,7 @@ from neurofabric.kernels._sparse import (
     transpose_offsets,
 )
 from neurofabric.kernels.base import Plan
+from neurofabric.kernels.native import passes as native
 from neurofabric.topology.junction import Junction
 
 #: Bytes of gathered source rows kept hot per chunk (about half an L2 cache).
@@ -123,13 +124,19 @@ class _GatherFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, table, crow, order, offsets):
         o, k = table.shape
-        x_rows = x.t().contiguous()  # (i, b): transposed once, reused by every chunk and ∂L/∂w
+        ctx.native = x.shape[0] > 1 and native.usable(x, weight, table)
+        if ctx.native:  # feature-major with a cache-friendly row stride; a view if x is one
+            x_rows = native.feature_major(x)
+        else:  # (i, b): transposed once, reused by every chunk and ∂L/∂w
+            x_rows = x.t().contiguous()
         ctx.save_for_backward(x_rows, weight, table, crow, order, offsets)
         if x.shape[0] == 0 or k == 0:
             return x.new_zeros(x.shape[0], o)
         if x.shape[0] == 1:
             matrix = csr(crow, table.view(-1), weight, (o, x.shape[1]))
             return torch.mv(matrix, x_rows[:, 0]).unsqueeze(0)
+        if ctx.native:
+            return native.bag_sum(x_rows, table, weight, o, k=k).t()
         return bag_sum(table, None, weight.view(o, k), x_rows, o, batch_major=False)
 
     @staticmethod
@@ -141,6 +148,8 @@ class _GatherFunction(torch.autograd.Function):
         if b == 0 or k == 0:
             grad_x = x_rows.new_zeros(b, i) if need_x else None
             return grad_x, torch.zeros_like(weight) if need_weight else None, *[None] * 4
+        if ctx.native:
+            return _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets)
         grad_rows = grad_output.t().contiguous()  # (o, b)
         grad_x = grad_weight = None
         if need_x and b == 1:  # scatter-add the e products: no transposed order needed
@@ -158,6 +167,22 @@ class _GatherFunction(torch.autograd.Function):
         elif need_weight:
             grad_weight = edge_gradient(crow, table.view(-1), grad_rows, x_rows)
         return grad_x, grad_weight, None, None, None, None
+
+
+def _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets):
+    """The backward's two passes in native code (batch above one, float32 on the CPU)."""
+    o, k = table.shape
+    need_x, need_weight = ctx.needs_input_grad[:2]
+    grad_rows = native.feature_major(grad_output.to(torch.float32))  # (o, b)
+    grad_x = grad_weight = None
+    if need_x:
+        transposed_weight = native.take(weight, order)  # (e,) in transposed order
+        grad_x = native.bag_sum(
+            grad_rows, order, transposed_weight, x_rows.shape[0], offsets=offsets, divisor=k
+        ).t()
+    if need_weight:
+        grad_weight = native.edge_gradient(grad_rows, x_rows, table)
+    return grad_x, grad_weight, None, None, None, None
 
 
 class GatherKernel:

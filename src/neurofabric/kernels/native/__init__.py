@@ -1,0 +1,140 @@
+"""Native CPU passes for the ``gather`` kernel: C compiled on first use, called through ctypes.
+
+The C source (``gather.c`` beside this file) has no dependency but a C compiler and pthreads.
+It is compiled the first time a float32 ``gather`` layer runs on the CPU — never at import —
+with ``$CC`` (else ``cc``, ``gcc`` or ``clang``) and ``-O3 -march=native``, into a cache
+directory (``$NEUROFABRIC_CACHE``, else ``~/.cache/neurofabric``) under a name that hashes the
+source, the flags, the compiler's version and the CPU, so a later process loads it in
+milliseconds. The library file is written atomically (compiled to a temporary name, then
+renamed), so concurrent first runs do not see half a file.
+
+Without a compiler, or with ``NEUROFABRIC_NATIVE=0``, :func:`library` returns ``None`` and the
+``gather`` kernel runs its pure-torch passes instead (same results; :func:`status` says why).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+#: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
+ABI_VERSION = 1
+
+SOURCE = Path(__file__).with_name("gather.c")
+FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
+_FALLBACK_FLAGS = ("-O3", "-std=gnu11", "-shared", "-fPIC", "-pthread")  # no -march=native
+
+_lock = threading.Lock()
+_library: ctypes.CDLL | None = None
+_status: str | None = None  # None: not tried yet
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _cpu_signature() -> str:
+    """The CPU model and feature flags (what ``-march=native`` compiles for)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() + platform.machine()
+    keep = [line for line in text.splitlines() if line.startswith(("model name", "flags"))]
+    return "\n".join(sorted(set(keep))) or platform.machine()
+
+
+def cache_dir() -> Path:
+    """Where compiled libraries are kept: ``$NEUROFABRIC_CACHE`` or ``~/.cache/neurofabric``."""
+    root = os.environ.get("NEUROFABRIC_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "neurofabric"
+
+
+def _build(compiler: str, flags: tuple[str, ...], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
+    os.close(handle)
+    try:
+        subprocess.run(
+            [compiler, *flags, str(SOURCE), "-o", temporary],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _load(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))
+    if lib.nf_abi_version() != ABI_VERSION:
+        raise OSError(f"{path} has ABI {lib.nf_abi_version()}, expected {ABI_VERSION}")
+    i64, u64, ptr = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p
+    lib.nf_bag_sum.argtypes = [i64, i64, ptr, i64, ptr, u64, ptr, ptr, i64, i64, ptr, i64]
+    lib.nf_edge_gradient.argtypes = [i64, i64, i64, ptr, ptr, i64, ptr, i64, i64, ptr]
+    lib.nf_take.argtypes = [i64, i64, ptr, ptr, ptr]
+    for function in (lib.nf_bag_sum, lib.nf_edge_gradient, lib.nf_take):
+        function.restype = None
+    return lib
+
+
+def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
+    if os.environ.get("NEUROFABRIC_NATIVE", "1") == "0":
+        return None, "disabled by NEUROFABRIC_NATIVE=0"
+    compiler = _compiler()
+    if compiler is None:
+        return None, "no C compiler found (set CC, or install cc/gcc/clang)"
+    try:
+        version = subprocess.run(
+            [compiler, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"{compiler} --version failed: {error}"
+    errors = []
+    for flags in (FLAGS, _FALLBACK_FLAGS):
+        key = "\n".join([SOURCE.read_text(), " ".join(flags), version, _cpu_signature()])
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        target = cache_dir() / f"gather-{digest}.so"
+        try:
+            if not target.exists():
+                _build(compiler, flags, target)
+            return _load(target), f"compiled with {Path(compiler).name} {' '.join(flags[:2])}"
+        except (OSError, subprocess.SubprocessError) as error:
+            stderr = getattr(error, "stderr", b"") or b""
+            errors.append(f"{' '.join(flags[:2])}: {error} {stderr.decode(errors='replace')}")
+    return None, "compiling gather.c failed: " + " | ".join(e.strip() for e in errors)
+
+
+def library() -> ctypes.CDLL | None:
+    """The loaded native library, compiling it on the first call; ``None`` if unavailable."""
+    global _library, _status
+    if _status is None:
+        with _lock:
+            if _status is None:
+                _library, _status = _compile_and_load()
+    return _library
+
+
+def status() -> str:
+    """Why the native passes are (or are not) available, e.g. for a benchmark's report."""
+    library()
+    assert _status is not None
+    return _status
+
+
+def reset() -> None:
+    """Forget the loaded library so the next :func:`library` call looks again (for tests)."""
+    global _library, _status
+    with _lock:
+        _library, _status = None, None

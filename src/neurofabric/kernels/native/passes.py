@@ -1,0 +1,139 @@
+"""torch-facing wrappers of the native passes in ``gather.c`` (float32, int32, CPU).
+
+Shape legend: ``b`` batch, ``n`` rows (neurons), ``e`` edges, ``k`` fan-in.
+
+Every matrix is feature-major — ``(n, b)``, one row per neuron, unit stride along the batch —
+with a row stride chosen by :func:`row_stride`. Callers check :func:`usable` first; the
+functions here assume float32 CPU tensors and int32 indices.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neurofabric.kernels.native import library
+
+#: Multiply-adds per extra thread below which a pass runs on the calling thread only.
+WORK_PER_THREAD = 1 << 17
+
+
+def usable(*tensors: torch.Tensor) -> bool:
+    """Whether the native passes can run on these tensors (and the library is available)."""
+    if torch.compiler.is_compiling():  # a traced graph cannot call into ctypes
+        return False
+    for tensor in tensors:
+        if tensor.device.type != "cpu" or tensor.dtype not in (torch.float32, torch.int32):
+            return False
+    return library() is not None
+
+
+def _threads(work: int) -> int:
+    return max(1, min(torch.get_num_threads(), work // WORK_PER_THREAD))
+
+
+def row_stride(b: int) -> int:
+    """Floats between rows of a feature-major ``(n, b)`` matrix: ``b`` rounded up to whole
+    64-byte lines, plus one line if that count is even. Rows whose stride is a multiple of a
+    large power of two (1 KiB at ``b = 256``) all map to the same few cache sets, and the chunk
+    of rows a pass gathers falls out of the L2 cache; an odd number of lines spreads them."""
+    lines = -(-b // 16)
+    return 16 * (lines + 1 - lines % 2)
+
+
+def _good(rows: torch.Tensor) -> bool:
+    stride = rows.stride(0)
+    return (
+        rows.stride(1) == 1
+        and stride % 16 == 0
+        and (stride // 16) % 2 == 1
+        and rows.data_ptr() % 64 == 0
+    )
+
+
+def feature_major(x: torch.Tensor) -> torch.Tensor:
+    """``(b, n) → (n, b)``: the transposed view if its layout suits the passes, else a copy
+    with :func:`row_stride` (a view of a padded buffer)."""
+    rows = x.t()
+    if rows.shape[1] <= 1 or _good(rows):
+        return rows
+    out = new_rows(*rows.shape)
+    out.copy_(rows)
+    return out
+
+
+def new_rows(n: int, b: int) -> torch.Tensor:
+    """An uninitialised feature-major ``(n, b)`` float32 matrix with :func:`row_stride`."""
+    return torch.empty(n, row_stride(b), dtype=torch.float32)[:, :b]
+
+
+def bag_sum(
+    rows: torch.Tensor,
+    index: torch.Tensor,
+    weight: torch.Tensor,
+    bags: int,
+    *,
+    offsets: torch.Tensor | None = None,
+    k: int = 0,
+    divisor: int = 0,
+) -> torch.Tensor:
+    """``out[j] = Σ_{e ∈ bag j} weight[e] · rows[src(e)]`` → feature-major ``(bags, b)``.
+
+    Bags are ``[offsets[j], offsets[j+1])``, or ``[j·k, (j+1)·k)`` without ``offsets``;
+    ``src(e) = index[e]``, or ``index[e] // divisor`` when ``divisor > 1`` (the transposed pass
+    reads the output neuron off a canonical edge number).
+    """
+    lib = library()
+    b = rows.shape[1]
+    out = new_rows(bags, b)
+    magic = (2**64 - 1) // divisor + 1 if divisor > 1 else 0
+    lib.nf_bag_sum(
+        _threads(index.numel() * b),
+        bags,
+        None if offsets is None else offsets.data_ptr(),
+        k,
+        index.data_ptr(),
+        magic,
+        weight.data_ptr(),
+        rows.data_ptr(),
+        b,
+        rows.stride(0),
+        out.data_ptr(),
+        out.stride(0),
+    )
+    return out
+
+
+def edge_gradient(
+    grad_rows: torch.Tensor, x_rows: torch.Tensor, table: torch.Tensor
+) -> torch.Tensor:
+    """``(e,)`` ``∂L/∂w[j·k + t] = Σ_b grad_rows[j, b] · x_rows[table[j, t], b]``."""
+    lib = library()
+    o, k = table.shape
+    b = x_rows.shape[1]
+    out = torch.empty(o * k, dtype=torch.float32)
+    lib.nf_edge_gradient(
+        _threads(table.numel() * b),
+        o,
+        k,
+        table.data_ptr(),
+        grad_rows.data_ptr(),
+        grad_rows.stride(0),
+        x_rows.data_ptr(),
+        x_rows.stride(0),
+        b,
+        out.data_ptr(),
+    )
+    return out
+
+
+def take(weight: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``weight[order]`` for a flat float32 ``weight`` and int32 ``order``."""
+    out = torch.empty(order.numel(), dtype=torch.float32)
+    library().nf_take(
+        _threads(order.numel() * 4),
+        order.numel(),
+        order.data_ptr(),
+        weight.data_ptr(),
+        out.data_ptr(),
+    )
+    return out

@@ -1,0 +1,235 @@
+"""The native ``gather`` passes against their torch twins, the layer with and without them,
+and the loader's fallbacks (no compiler, disabled, failed compile)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import neurofabric.kernels.native as native
+from neurofabric.kernels._sparse import sort_order, transpose_offsets
+from neurofabric.kernels.native import passes
+from neurofabric.nn import SparseLinear
+from neurofabric.topology import regular_junction
+
+needs_native = pytest.mark.skipif(
+    native.library() is None, reason=f"native gather passes unavailable: {native.status()}"
+)
+
+# (out, in, fan_in, batch): batches below, at and across the 64-column chunk, odd and
+# power-of-two fan-ins, fan-in 1, one output
+PASS_CASES = {
+    "64x32-k4-b2": (64, 32, 4, 2),
+    "48x40-k5-b63": (48, 40, 5, 63),
+    "40x48-k6-b64": (40, 48, 6, 64),
+    "33x20-k3-b65": (33, 20, 3, 65),
+    "16x128-k16-b200": (16, 128, 16, 200),
+    "24x24-k1-b130": (24, 24, 1, 130),
+    "1x10-k10-b17": (1, 10, 10, 17),
+}
+
+
+def _table(case, seed=0):
+    o, i, k, b = case
+    junction = regular_junction(i, o, fan_in=k, seed=seed) if i * k % o == 0 else None
+    if junction is None:  # fan-in only (fan-outs unequal): a random table with sorted rows
+        rng = np.random.default_rng(seed)
+        table = np.sort(np.stack([rng.choice(i, k, replace=False) for _ in range(o)]), axis=1)
+    else:
+        table = junction.fan_in_table()
+    return torch.from_numpy(np.ascontiguousarray(table, dtype=np.int32)), b
+
+
+@needs_native
+@pytest.mark.parametrize("case", PASS_CASES.values(), ids=PASS_CASES.keys())
+def test_passes_equal_their_torch_twins(case):
+    table, b = _table(case)
+    (o, k), i = table.shape, case[1]
+    generator = torch.Generator().manual_seed(1)
+    weight = torch.randn(o * k, generator=generator)
+    x = torch.randn(b, i, generator=generator)
+    g = torch.randn(b, o, generator=generator)
+    x_rows, g_rows = passes.feature_major(x), passes.feature_major(g)
+    assert torch.equal(x_rows, x.t()) and torch.equal(g_rows, g.t())
+
+    forward = passes.bag_sum(x_rows, table, weight, o, k=k)
+    twin = F.embedding_bag(table.long(), x.t(), mode="sum", per_sample_weights=weight.view(o, k))
+    torch.testing.assert_close(forward, twin, rtol=1e-5, atol=1e-5)
+
+    order = sort_order(table.view(-1).long()).to(torch.int32)
+    counts = torch.bincount(table.view(-1).long(), minlength=i)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]).to(torch.int32)
+    transposed = passes.take(weight, order)
+    assert torch.equal(transposed, weight[order.long()])
+    grad_x = passes.bag_sum(g_rows, order, transposed, i, offsets=offsets, divisor=k)
+    torch.testing.assert_close(grad_x, (g @ _dense(table, weight, i)).t(), rtol=1e-5, atol=1e-5)
+
+    grad_weight = passes.edge_gradient(g_rows, x_rows, table)
+    rows = torch.arange(o).repeat_interleave(k)
+    twin = (g.t()[rows] * x.t()[table.view(-1).long()]).sum(1)
+    torch.testing.assert_close(grad_weight, twin, rtol=1e-5, atol=1e-5)
+
+
+def _dense(table: torch.Tensor, weight: torch.Tensor, in_features: int) -> torch.Tensor:
+    o, k = table.shape
+    matrix = torch.zeros(o, in_features)
+    matrix[torch.arange(o).repeat_interleave(k), table.view(-1).long()] = weight
+    return matrix
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda b: torch.randn(b, 40),
+        lambda b: torch.randn(40, b).t(),
+        lambda b: torch.randn(b, 52)[:, 5:45],
+        lambda b: passes.new_rows(40, b).normal_().t(),
+    ],
+    ids=["batch-major", "feature-major", "strided", "padded-view"],
+)
+@pytest.mark.parametrize("b", [2, 70])
+def test_feature_major_layout(make, b):
+    x = make(b)
+    rows = passes.feature_major(x)
+    assert torch.equal(rows, x.t())
+    assert rows.stride(1) == 1 and rows.stride(0) % 16 == 0 and (rows.stride(0) // 16) % 2 == 1
+    if x.t().stride(0) == passes.row_stride(b) and x.t().stride(1) == 1:
+        assert rows.data_ptr() == x.data_ptr()  # already suitable: no copy
+
+
+@pytest.mark.parametrize(("b", "stride"), [(1, 16), (16, 16), (17, 48), (64, 80), (256, 272)])
+def test_row_stride_is_an_odd_number_of_lines(b, stride):
+    assert passes.row_stride(b) == stride
+
+
+@needs_native
+@pytest.mark.parametrize("batch", [2, 64, 97])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_layer_native_equals_torch_path_and_reference(batch, input_grad, monkeypatch):
+    junction = regular_junction(96, 48, fan_in=12, seed=4)
+    layer = SparseLinear(junction, kernel="gather")
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(batch, 96, generator=generator, requires_grad=input_grad)
+    upstream = torch.randn(batch, 48, generator=generator)
+
+    calls = []
+    for name in ("bag_sum", "edge_gradient"):
+        original = getattr(passes, name)
+        monkeypatch.setattr(
+            passes, name, lambda *a, f=original, n=name, **k: calls.append(n) or f(*a, **k)
+        )
+
+    def run(kernel: str, use_native: bool):
+        monkeypatch.setattr(
+            passes, "usable", lambda *t: use_native and native.library() is not None
+        )
+        calls.clear()
+        layer.set_kernel(kernel)
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        y = layer(x)
+        y.backward(upstream)
+        expected = (
+            ["bag_sum", "bag_sum", "edge_gradient"] if input_grad else ["bag_sum", "edge_gradient"]
+        )
+        assert calls == (expected if use_native else [])
+        return y.detach(), layer.weight.grad, layer.bias.grad, x.grad
+
+    fast, torch_path, reference = run("gather", True), run("gather", False), run("reference", False)
+    for a, b, c in zip(fast, torch_path, reference, strict=True):
+        if c is None:
+            assert a is None and b is None
+            continue
+        torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+    monkeypatch.setattr(passes, "WORK_PER_THREAD", 1)  # several threads even on a tiny case
+    table, _ = _table((64, 64, 8, 80))
+    x_rows = passes.feature_major(torch.randn(80, 64))
+    weight = torch.randn(table.numel())
+    results, threads = [], torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            results.append(
+                (
+                    passes.bag_sum(x_rows, table, weight, 64, k=8),
+                    passes.edge_gradient(x_rows, x_rows, table),
+                )
+            )
+    finally:
+        torch.set_num_threads(threads)
+    for forward, gradient in results[1:]:
+        assert torch.equal(forward, results[0][0]) and torch.equal(gradient, results[0][1])
+
+
+@needs_native
+def test_transposed_pass_uses_the_layers_own_offsets():
+    junction = regular_junction(30, 20, fan_out=4, seed=1)
+    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
+    k = table.shape[1]
+    offsets = torch.from_numpy(transpose_offsets(junction).astype(np.int32))
+    order = sort_order(table.view(-1)).to(torch.int32)
+    weight = torch.randn(junction.nnz)
+    g = torch.randn(5, 20)
+    grad_x = passes.bag_sum(
+        passes.feature_major(g), order, passes.take(weight, order), 30, offsets=offsets, divisor=k
+    )
+    dense = torch.from_numpy(junction.to_mask()).float()  # (o, i) 0/1
+    dense[dense.bool()] = weight  # canonical order is row-major over the mask
+    torch.testing.assert_close(grad_x, (g @ dense).t(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def fresh_loader(tmp_path, monkeypatch):
+    """A loader that has not looked yet, with its own cache directory; reset afterwards."""
+    monkeypatch.setenv("NEUROFABRIC_CACHE", str(tmp_path))
+    native.reset()
+    yield tmp_path
+    native.reset()
+
+
+def test_disabled_by_environment(fresh_loader, monkeypatch):
+    monkeypatch.setenv("NEUROFABRIC_NATIVE", "0")
+    assert native.library() is None
+    assert "NEUROFABRIC_NATIVE=0" in native.status()
+    assert not passes.usable(torch.zeros(2))
+    layer = SparseLinear(regular_junction(8, 4, fan_in=2, seed=0), kernel="gather")
+    x = torch.randn(3, 8, requires_grad=True)
+    layer(x).sum().backward()  # the torch passes run instead
+    assert x.grad.shape == (3, 8)
+
+
+def test_no_compiler(fresh_loader, monkeypatch):
+    monkeypatch.setattr(native, "_compiler", lambda: None)
+    assert native.library() is None
+    assert "no C compiler" in native.status()
+
+
+def test_failed_compile_falls_back(fresh_loader, monkeypatch):
+    monkeypatch.setattr(native, "_compiler", lambda: "/bin/false")
+    assert native.library() is None
+    assert native.status().startswith("compiling gather.c failed")
+    assert not list(fresh_loader.glob("*.so*"))  # no half-written library left behind
+
+
+@needs_native
+def test_compiles_once_into_the_cache(fresh_loader):
+    assert native.library() is not None
+    (built,) = fresh_loader.glob("gather-*.so")
+    stamp = built.stat().st_mtime_ns
+    native.reset()
+    assert native.library() is not None  # loaded from the cache, not rebuilt
+    assert built.stat().st_mtime_ns == stamp
+    assert native.library().nf_abi_version() == native.ABI_VERSION
+
+
+def test_float64_and_compiled_graphs_use_the_torch_passes():
+    assert not passes.usable(torch.zeros(2, dtype=torch.float64))
+    assert not passes.usable(torch.zeros(2, dtype=torch.int64))
