@@ -26,15 +26,29 @@ batch-major copy is needed. Batch 1 is a matrix-vector product, where MKL's CSR 
 same table beats the bag sum; its backward scatter-adds the ``e`` products and needs no
 transposed order.
 
-Measured on a 2-core AMD EPYC VM (2 threads, 4096², density 1/16, float32, best of repeated
-runs): batch 256 forward 7.4 ms, forward + backward 31 ms against 162 ms for dense
-``F.linear`` (0.33 of the ideal speed-up; SPEC §11 reports 0.27 for this method) and 150 ms
-for ``torch.sparse.mm`` with builtin autograd; batch-1 forward 0.17 ms with ``mv`` against
-2.9 ms for ``F.linear`` (the bag sum takes 4.3 ms there, ``index_select`` + multiply + sum
-0.72 ms). On a 2-core AVX-512 Xeon VM the same step takes 51–62 ms against 108–125 ms for
-``F.linear`` (MKL runs the dense GEMM near peak there); ``benchmarks/profile_step.py`` puts
-``sampled_addmm`` (``∂L/∂w``) at 27–29 ms of it, each bag sum at ~8 ms, and the weights'
-gather into transposed order at 6–8 ms.
+Native passes: for float32 on the CPU at a batch above one, the forward bag sum, the
+transposed bag sum and ``∂L/∂w`` run in C (``kernels/native/gather.c``, compiled on first use
+and called through ctypes, :mod:`neurofabric.kernels.native`); the torch passes above are their
+twins and run everywhere else (float64, CUDA, ``torch.compile``, no C compiler,
+``NEUROFABRIC_NATIVE=0``), with results equal to rounding. The native passes gather from a
+feature-major copy whose row stride is an odd number of 64-byte lines: at ``b = 256`` a 1 KiB
+stride maps every row's chunk into a quarter of the L2 cache's sets and halved the bag sum's
+speed. ``∂L/∂w`` forms sixteen dot products at a time and sums them with one shuffle tree, and
+prefetches the rows it gathers sixteen edges ahead (1.4× together over one horizontal sum per
+edge); the transposed pass reads the output neuron off the edge number by an exact
+multiply-shift division and its weights through one ``take`` pass (``w[order]``, ~1 ms).
+
+Measured on a 2-core AMD EPYC VM with the torch passes (2 threads, 4096², density 1/16,
+float32, best of repeated runs): batch 256 forward 7.4 ms, forward + backward 31 ms against
+162 ms for dense ``F.linear`` (0.33 of the ideal speed-up; SPEC §11 reports 0.27 for this
+method) and 150 ms for ``torch.sparse.mm`` with builtin autograd; batch-1 forward 0.17 ms with
+``mv`` against 2.9 ms for ``F.linear`` (the bag sum takes 4.3 ms there, ``index_select`` +
+multiply + sum 0.72 ms). On a 2-core AVX-512 Xeon VM, where MKL runs the dense GEMM near peak,
+the torch passes take 51–62 ms per step (``sampled_addmm`` for ``∂L/∂w`` 27–29 of them); the
+native passes take ~6–12 ms each in isolation and the step 38–55 ms against 106–154 ms for
+``F.linear`` (``benchmarks/profile_step.py``; this VM's timings move by up to 2× within an
+hour). What bounds the three passes is the L2 cache's bandwidth for the gathered rows: every
+edge reads a 256-byte chunk of a random row, once per pass and per 64 batch columns.
 
 Memory: the layer holds the table, one int32 per edge, and two row pointers (``o + 1`` and
 ``i + 1``). ``∂L/∂x`` needs the transposed edge order, one more int32 per edge: it is derived
@@ -124,7 +138,7 @@ class _GatherFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, table, crow, order, offsets):
         o, k = table.shape
-        ctx.native = x.shape[0] > 1 and native.usable(x, weight, table)
+        ctx.native = x.shape[0] > 1 and weight.is_contiguous() and native.usable(x, weight, table)
         if ctx.native:  # feature-major with a cache-friendly row stride; a view if x is one
             x_rows = native.feature_major(x)
         else:  # (i, b): transposed once, reused by every chunk and ∂L/∂w

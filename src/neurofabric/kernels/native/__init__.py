@@ -59,6 +59,11 @@ def cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "neurofabric"
 
 
+def _cache_dirs() -> list[Path]:
+    """:func:`cache_dir`, then a per-user temporary directory if that one is not writable."""
+    return [cache_dir(), Path(tempfile.gettempdir()) / f"neurofabric-{os.getuid()}"]
+
+
 def _build(compiler: str, flags: tuple[str, ...], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
@@ -105,14 +110,15 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
     for flags in (FLAGS, _FALLBACK_FLAGS):
         key = "\n".join([SOURCE.read_text(), " ".join(flags), version, _cpu_signature()])
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        target = cache_dir() / f"gather-{digest}.so"
-        try:
-            if not target.exists():
-                _build(compiler, flags, target)
-            return _load(target), f"compiled with {Path(compiler).name} {' '.join(flags[:2])}"
-        except (OSError, subprocess.SubprocessError) as error:
-            stderr = getattr(error, "stderr", b"") or b""
-            errors.append(f"{' '.join(flags[:2])}: {error} {stderr.decode(errors='replace')}")
+        for directory in _cache_dirs():
+            target = directory / f"gather-{digest}.so"
+            try:
+                if not target.exists():
+                    _build(compiler, flags, target)
+                return _load(target), f"compiled with {Path(compiler).name} {' '.join(flags[:2])}"
+            except (OSError, subprocess.SubprocessError) as error:
+                stderr = (getattr(error, "stderr", b"") or b"").decode(errors="replace")
+                errors.append(f"{' '.join(flags[:2])} in {directory}: {error} {stderr[:300]}")
     return None, "compiling gather.c failed: " + " | ".join(e.strip() for e in errors)
 
 
