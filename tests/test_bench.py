@@ -60,6 +60,7 @@ def test_cli_json(tmp_path, capsys):
     payload = json.loads(captured.out)
     assert json.loads(out.read_text()) == payload
     assert payload["machine"] == machine_name("cpu") and payload["machine"]  # ratios depend on it
+    assert payload["native"]  # says whether gather ran native passes (or why not)
     row = payload["rows"][0]
     for key in (
         "method",

@@ -59,6 +59,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     from neurofabric.bench import machine_name, run_bench
     from neurofabric.cli._common import UsageError, emit_json
+    from neurofabric.kernels import native
     from neurofabric.topology.io import atomic_write
 
     if args.out is not None and args.out.exists() and not args.force:
@@ -95,6 +96,7 @@ def _bench(args: argparse.Namespace) -> int:
         "device": args.device,
         "machine": machine_name(args.device),
         "torch": torch.__version__,
+        "native": native.status(),  # whether gather ran its native CPU passes, and why not
         "rows": [row.to_dict() for row in rows],
     }
     if args.out is not None:

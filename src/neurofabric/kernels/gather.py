@@ -21,8 +21,9 @@ Layout: ``embedding_bag`` gathers rows, so the kernel works feature-major. ``x``
 once to ``(i, b)`` (saved for the backward in place of ``x``), the batch is processed ``c``
 columns at a time so the gathered rows stay in cache, and the ``(b, o)`` result is returned as
 the transposed view of an ``(o, b)`` tensor. Elementwise ops downstream (bias, activation) keep
-that layout, so the next gather layer's transpose is free; call ``.contiguous()`` if a
-batch-major copy is needed. Batch 1 is a matrix-vector product, where MKL's CSR ``mv`` over the
+that layout, so the next gather layer's transpose is free (the native passes copy it once
+more, into rows with their padded stride, unless it already has one); call ``.contiguous()``
+if a batch-major copy is needed. Batch 1 is a matrix-vector product, where MKL's CSR ``mv`` over the
 same table beats the bag sum; its backward scatter-adds the ``e`` products and needs no
 transposed order.
 
@@ -34,8 +35,8 @@ twins and run everywhere else (float64, CUDA, ``torch.compile``, no C compiler,
 feature-major copy whose row stride is an odd number of 64-byte lines: at ``b = 256`` a 1 KiB
 stride maps every row's chunk into a quarter of the L2 cache's sets and halved the bag sum's
 speed. ``∂L/∂w`` forms sixteen dot products at a time and sums them with one shuffle tree, and
-prefetches the rows it gathers sixteen edges ahead (1.4× together over one horizontal sum per
-edge); the transposed pass reads the output neuron off the edge number by an exact
+prefetches the rows it gathers sixteen edges ahead (1.3–1.5× together over one horizontal sum
+per edge); the transposed pass reads the output neuron off the edge number by an exact
 multiply-shift division and its weights through one ``take`` pass (``w[order]``, ~1 ms).
 
 Measured on a 2-core AMD EPYC VM with the torch passes (2 threads, 4096², density 1/16,
@@ -185,9 +186,9 @@ class _GatherFunction(torch.autograd.Function):
 
 def _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets):
     """The backward's two passes in native code (batch above one, float32 on the CPU)."""
-    o, k = table.shape
+    k = table.shape[1]
     need_x, need_weight = ctx.needs_input_grad[:2]
-    grad_rows = native.feature_major(grad_output.to(torch.float32))  # (o, b)
+    grad_rows = native.feature_major(grad_output)  # (o, b)
     grad_x = grad_weight = None
     if need_x:
         transposed_weight = native.take(weight, order)  # (e,) in transposed order
@@ -200,7 +201,8 @@ def _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets):
 
 
 class GatherKernel:
-    """Constant fan-in junctions as weighted bag sums (``F.embedding_bag``), custom backward."""
+    """Constant fan-in junctions as weighted bag sums, custom backward: native C passes for
+    float32 on the CPU, ``F.embedding_bag`` and ``sampled_addmm`` elsewhere."""
 
     name = "gather"
 
