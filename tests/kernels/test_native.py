@@ -233,3 +233,31 @@ def test_compiles_once_into_the_cache(fresh_loader):
 def test_float64_and_compiled_graphs_use_the_torch_passes():
     assert not passes.usable(torch.zeros(2, dtype=torch.float64))
     assert not passes.usable(torch.zeros(2, dtype=torch.int64))
+
+
+@needs_native
+def test_pthreads_and_torchs_openmp_team_agree(fresh_loader, monkeypatch):
+    monkeypatch.setattr(passes, "WORK_PER_THREAD", 1)
+    table, _ = _table((64, 64, 8, 80))
+    x_rows = passes.feature_major(torch.randn(80, 64))
+    weight = torch.randn(table.numel())
+    threads = torch.get_num_threads()
+    results, statuses = [], []
+    try:
+        torch.set_num_threads(2)
+        for openmp in ("1", "0"):
+            monkeypatch.setenv("NEUROFABRIC_NATIVE_OPENMP", openmp)
+            native.reset()
+            statuses.append(native.status())
+            results.append(
+                (
+                    passes.bag_sum(x_rows, table, weight, 64, k=8),
+                    passes.edge_gradient(x_rows, x_rows, table),
+                )
+            )
+    finally:
+        torch.set_num_threads(threads)
+    assert statuses[1].endswith("threads: pthreads")
+    assert "OpenMP" in statuses[0] or statuses[0].endswith("pthreads")  # a runtime, if found
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])

@@ -8,6 +8,11 @@ source, the flags, the compiler's version and the CPU, so a later process loads 
 milliseconds. The library file is written atomically (compiled to a temporary name, then
 renamed), so concurrent first runs do not see half a file.
 
+The passes run on torch's own OpenMP threads: the loader finds the OpenMP runtime torch
+loaded (libgomp, or Intel's or LLVM's, which export the same ``GOMP_parallel``) among the
+process's mapped files and hands its entry points to the library; without one, or with
+``NEUROFABRIC_NATIVE_OPENMP=0``, each pass starts pthreads.
+
 Without a compiler, or with ``NEUROFABRIC_NATIVE=0``, :func:`library` returns ``None`` and the
 ``gather`` kernel runs its pure-torch passes instead (same results; :func:`status` says why).
 """
@@ -25,7 +30,7 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 SOURCE = Path(__file__).with_name("gather.c")
 FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
@@ -89,9 +94,34 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_bag_sum.argtypes = [i64, i64, ptr, i64, ptr, u64, ptr, ptr, i64, i64, ptr, i64]
     lib.nf_edge_gradient.argtypes = [i64, i64, i64, ptr, ptr, i64, ptr, i64, i64, ptr]
     lib.nf_take.argtypes = [i64, i64, ptr, ptr, ptr]
-    for function in (lib.nf_bag_sum, lib.nf_edge_gradient, lib.nf_take):
+    lib.nf_use_openmp.argtypes = [ptr, ptr, ptr]
+    for function in (lib.nf_bag_sum, lib.nf_edge_gradient, lib.nf_take, lib.nf_use_openmp):
         function.restype = None
     return lib
+
+
+def _torch_openmp() -> tuple[int, int, int, str] | None:
+    """Entry points of the OpenMP runtime already loaded with torch (``GOMP_parallel``,
+    ``omp_get_thread_num``, ``omp_get_num_threads``) and its file name, or ``None``."""
+    import torch  # noqa: F401 — the runtime is mapped once torch's CPU library is loaded
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    paths = {line.split()[-1] for line in maps.splitlines() if "/" in line}
+    names = ("libgomp", "libiomp5", "libomp")
+    for path in sorted(p for p in paths if Path(p).name.startswith(names) and ".so" in p):
+        try:
+            runtime = ctypes.CDLL(path)  # already mapped: the same handle, nothing new loads
+            entries = [
+                runtime[name]
+                for name in ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
+            ]
+        except (OSError, AttributeError):
+            continue
+        return (*(ctypes.cast(entry, ctypes.c_void_p).value for entry in entries), Path(path).name)
+    return None
 
 
 def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
@@ -115,10 +145,18 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
             try:
                 if not target.exists():
                     _build(compiler, flags, target)
-                return _load(target), f"compiled with {Path(compiler).name} {' '.join(flags[:2])}"
+                lib = _load(target)
             except (OSError, subprocess.SubprocessError) as error:
                 stderr = (getattr(error, "stderr", b"") or b"").decode(errors="replace")
                 errors.append(f"{' '.join(flags[:2])} in {directory}: {error} {stderr[:300]}")
+                continue
+            threads = "pthreads"
+            openmp = None if os.environ.get("NEUROFABRIC_NATIVE_OPENMP") == "0" else _torch_openmp()
+            if openmp is not None:
+                lib.nf_use_openmp(*openmp[:3])
+                threads = f"torch's OpenMP team ({openmp[3]})"
+            built = f"{Path(compiler).name} {' '.join(flags[:2])}"
+            return lib, f"compiled with {built}; threads: {threads}"
     return None, "compiling gather.c failed: " + " | ".join(e.strip() for e in errors)
 
 

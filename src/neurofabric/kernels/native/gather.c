@@ -9,9 +9,13 @@
  * index and weights while the chunk of gathered rows stays in the L2 cache; the caller picks
  * ``ld`` so that rows do not all fall into the same cache sets (``ld / 16`` odd).
  *
- * Parallelism: each pass splits its output rows into ``threads`` contiguous ranges, one
- * pthread each; every output value is computed by one thread in a fixed order, so results do
- * not depend on the thread count.
+ * Parallelism: each pass splits its output rows into ``threads`` contiguous ranges, one thread
+ * each; every output value is computed by one thread in a fixed order, so results do not
+ * depend on the thread count. The threads are torch's own OpenMP team when the loader hands
+ * over the runtime's entry points (``nf_use_openmp``): the passes run between torch ops whose
+ * OpenMP workers keep spinning for a while after each parallel region, and a pass on threads
+ * of its own competed with them for the cores (1.8× slower right after a torch op). Without
+ * them, each pass starts pthreads.
  *
  * Vectors are GCC/Clang vector extensions (16 floats): the compiler maps them to AVX-512,
  * two AVX2 registers or four NEON registers as the machine has.
@@ -34,7 +38,7 @@ typedef float v4 __attribute__((vector_size(16)));
 #define PREFETCH 16
 #endif
 
-int nf_abi_version(void) { return 1; }
+int nf_abi_version(void) { return 2; }
 
 /* ---------------------------------------------------------------- threads */
 
@@ -52,12 +56,42 @@ static void* run_job(void* p) {
   return NULL;
 }
 
-/* fn over [0, n) in `threads` contiguous parts; the calling thread takes the last part. */
+/* The OpenMP runtime torch runs on (libgomp, or a runtime with its GOMP_ entry points). */
+typedef void (*gomp_parallel_fn)(void (*)(void*), void*, unsigned, unsigned);
+typedef int (*omp_query_fn)(void);
+static gomp_parallel_fn gomp_parallel = NULL;
+static omp_query_fn omp_thread_num = NULL, omp_team_size = NULL;
+
+void nf_use_openmp(void* parallel, void* thread_num, void* num_threads) {
+  gomp_parallel = (gomp_parallel_fn)parallel;
+  omp_thread_num = (omp_query_fn)thread_num;
+  omp_team_size = (omp_query_fn)num_threads;
+}
+
+typedef struct {
+  range_fn fn;
+  int64_t n;
+  const void* args;
+} team_job;
+
+static void run_team_member(void* p) { /* the team may be smaller than asked: split by its size */
+  const team_job* job = (const team_job*)p;
+  const int64_t t = omp_thread_num(), size = omp_team_size();
+  const int64_t begin = job->n * t / size, end = job->n * (t + 1) / size;
+  if (begin < end) job->fn(begin, end, job->args);
+}
+
+/* fn over [0, n) in `threads` contiguous parts; the calling thread takes one of them. */
 static void parallel_for(int64_t n, int64_t threads, range_fn fn, const void* args) {
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   if (threads > n) threads = n;
   if (threads <= 1) {
     if (n > 0) fn(0, n, args);
+    return;
+  }
+  if (gomp_parallel) {
+    team_job job = {fn, n, args};
+    gomp_parallel(run_team_member, &job, (unsigned)threads, 0);
     return;
   }
   pthread_t ids[MAX_THREADS];
