@@ -57,6 +57,10 @@ def test_passes_equal_their_torch_twins(case):
     forward = passes.bag_sum(x_rows, table, weight, o, k=k)
     twin = F.embedding_bag(table.long(), x.t(), mode="sum", per_sample_weights=weight.view(o, k))
     torch.testing.assert_close(forward, twin, rtol=1e-5, atol=1e-5)
+    bias = torch.randn(o, generator=generator)
+    batch_major = passes.bag_sum(x_rows, table, weight, o, k=k, bias=bias, batch_major=True)
+    assert batch_major.shape == (b, o) and batch_major.is_contiguous()
+    torch.testing.assert_close(batch_major, twin.t() + bias, rtol=1e-5, atol=1e-5)
 
     order = sort_order(table.view(-1).long()).to(torch.int32)
     counts = torch.bincount(table.view(-1).long(), minlength=i)
@@ -65,6 +69,10 @@ def test_passes_equal_their_torch_twins(case):
     assert torch.equal(transposed, weight[order.long()])
     grad_x = passes.bag_sum(g_rows, order, transposed, i, offsets=offsets, divisor=k)
     torch.testing.assert_close(grad_x, (g @ _dense(table, weight, i)).t(), rtol=1e-5, atol=1e-5)
+    grad_x = passes.bag_sum(
+        g_rows, order, transposed, i, offsets=offsets, divisor=k, batch_major=True
+    )
+    torch.testing.assert_close(grad_x, g @ _dense(table, weight, i), rtol=1e-5, atol=1e-5)
 
     grad_weight = passes.edge_gradient(g_rows, x_rows, table)
     rows = torch.arange(o).repeat_interleave(k)
@@ -77,6 +85,14 @@ def _dense(table: torch.Tensor, weight: torch.Tensor, in_features: int) -> torch
     matrix = torch.zeros(o, in_features)
     matrix[torch.arange(o).repeat_interleave(k), table.view(-1).long()] = weight
     return matrix
+
+
+@needs_native
+@pytest.mark.parametrize("shape", [(16, 16), (64, 48), (33, 80), (5, 7), (256, 40), (17, 15)])
+def test_native_transpose_into_padded_rows(shape):
+    x = torch.randn(*shape)
+    rows = passes.feature_major(x)  # batch-major float32: the native transpose
+    assert torch.equal(rows, x.t()) and rows.stride(0) == passes.row_stride(shape[0])
 
 
 @needs_native

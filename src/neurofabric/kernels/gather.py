@@ -139,19 +139,13 @@ class _GatherFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, table, crow, order, offsets):
         o, k = table.shape
-        ctx.native = x.shape[0] > 1 and weight.is_contiguous() and native.usable(x, weight, table)
-        if ctx.native:  # feature-major with a cache-friendly row stride; a view if x is one
-            x_rows = native.feature_major(x)
-        else:  # (i, b): transposed once, reused by every chunk and ∂L/∂w
-            x_rows = x.t().contiguous()
+        x_rows = x.t().contiguous()  # (i, b): transposed once, reused by every chunk and ∂L/∂w
         ctx.save_for_backward(x_rows, weight, table, crow, order, offsets)
         if x.shape[0] == 0 or k == 0:
             return x.new_zeros(x.shape[0], o)
         if x.shape[0] == 1:
             matrix = csr(crow, table.view(-1), weight, (o, x.shape[1]))
             return torch.mv(matrix, x_rows[:, 0]).unsqueeze(0)
-        if ctx.native:
-            return native.bag_sum(x_rows, table, weight, o, k=k).t()
         return bag_sum(table, None, weight.view(o, k), x_rows, o, batch_major=False)
 
     @staticmethod
@@ -163,8 +157,6 @@ class _GatherFunction(torch.autograd.Function):
         if b == 0 or k == 0:
             grad_x = x_rows.new_zeros(b, i) if need_x else None
             return grad_x, torch.zeros_like(weight) if need_weight else None, *[None] * 4
-        if ctx.native:
-            return _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets)
         grad_rows = grad_output.t().contiguous()  # (o, b)
         grad_x = grad_weight = None
         if need_x and b == 1:  # scatter-add the e products: no transposed order needed
@@ -184,20 +176,42 @@ class _GatherFunction(torch.autograd.Function):
         return grad_x, grad_weight, None, None, None, None
 
 
-def _native_backward(ctx, grad_output, x_rows, weight, table, order, offsets):
-    """The backward's two passes in native code (batch above one, float32 on the CPU)."""
-    k = table.shape[1]
-    need_x, need_weight = ctx.needs_input_grad[:2]
-    grad_rows = native.feature_major(grad_output)  # (o, b)
-    grad_x = grad_weight = None
-    if need_x:
-        transposed_weight = native.take(weight, order)  # (e,) in transposed order
-        grad_x = native.bag_sum(
-            grad_rows, order, transposed_weight, x_rows.shape[0], offsets=offsets, divisor=k
-        ).t()
-    if need_weight:
-        grad_weight = native.edge_gradient(grad_rows, x_rows, table)
-    return grad_x, grad_weight, None, None, None, None
+class _NativeGatherFunction(torch.autograd.Function):
+    """The same product with the native passes (float32 on the CPU, batch above one), the bias
+    added inside the forward pass; outputs and ``∂L/∂x`` batch-major and contiguous."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, table, order, offsets):
+        o, k = table.shape
+        x_rows = native.feature_major(x)  # (i, b), a view if x already is
+        ctx.save_for_backward(x_rows, weight, table, order, offsets)
+        ctx.has_bias = bias is not None
+        return native.bag_sum(x_rows, table, weight, o, k=k, bias=bias, batch_major=True)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x_rows, weight, table, order, offsets = ctx.saved_tensors
+        k = table.shape[1]
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_rows = native.feature_major(grad_output)  # (o, b)
+        grad_x = grad_weight = grad_bias = None
+        if need_x:
+            transposed_weight = native.take(weight, order)  # (e,) in transposed order
+            grad_x = native.bag_sum(
+                grad_rows,
+                order,
+                transposed_weight,
+                x_rows.shape[0],
+                offsets=offsets,
+                divisor=k,
+                batch_major=True,
+            )  # (b, i)
+        if need_weight:
+            grad_weight = native.edge_gradient(grad_rows, x_rows, table)
+        if need_bias and ctx.has_bias:
+            grad_bias = grad_output.sum(0)
+        return grad_x, grad_weight, grad_bias, None, None, None
 
 
 class GatherKernel:
@@ -205,6 +219,8 @@ class GatherKernel:
     float32 on the CPU, ``F.embedding_bag`` and ``sampled_addmm`` elsewhere."""
 
     name = "gather"
+    #: The native forward adds the bias as it sums; the torch passes add it afterwards.
+    fuses_bias = True
 
     def supports(self, junction: Junction) -> bool:
         return junction.has_constant_fan_in
@@ -220,11 +236,23 @@ class GatherKernel:
         }
 
     def __call__(
-        self, x: torch.Tensor, weight: torch.Tensor, plan: Plan, junction: Junction
+        self,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        plan: Plan,
+        junction: Junction,
+        bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        table, order = plan["table"], plan["transpose_order"]
+        table, order, offsets = plan["table"], plan["transpose_order"], plan["transpose_offsets"]
         if needs_input_gradient(x):
             order = derived_index(order, weight.numel(), lambda: sort_order(table.view(-1)))
-        return _GatherFunction.apply(
-            x, weight, table, plan["crow"], order, plan["transpose_offsets"]
-        )
+        operands = (x, weight, table) if bias is None else (x, weight, bias, table)
+        if (
+            x.shape[0] > 1
+            and weight.is_contiguous()
+            and (bias is None or bias.is_contiguous())
+            and native.usable(*operands)
+        ):
+            return _NativeGatherFunction.apply(x, weight, bias, table, order, offsets)
+        output = _GatherFunction.apply(x, weight, table, plan["crow"], order, offsets)
+        return output if bias is None else output + bias

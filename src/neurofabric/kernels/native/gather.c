@@ -38,7 +38,34 @@ typedef float v4 __attribute__((vector_size(16)));
 #define PREFETCH 16
 #endif
 
-int nf_abi_version(void) { return 2; }
+int nf_abi_version(void) { return 3; }
+
+/* ---------------------------------------------------------------- 16 × 16 transpose */
+
+/* m[i][j] ← m[j][i] for sixteen vectors of sixteen floats: four butterfly stages that swap
+ * the off-diagonal h × h blocks of each 2h × 2h block, h = 1, 2, 4, 8 (64 shuffles). */
+#define TRANSPOSE_STAGE(h, LO, HI)                                 \
+  for (int i = 0; i < 16; ++i) {                                   \
+    if (i & (h)) continue;                                         \
+    const v16 a_ = m[i], b_ = m[i + (h)];                          \
+    m[i] = __builtin_shufflevector(a_, b_, LO);                    \
+    m[i + (h)] = __builtin_shufflevector(a_, b_, HI);              \
+  }
+#define LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+
+static inline void transpose16(v16* m) {
+  TRANSPOSE_STAGE(1, LO1, HI1)
+  TRANSPOSE_STAGE(2, LO2, HI2)
+  TRANSPOSE_STAGE(4, LO4, HI4)
+  TRANSPOSE_STAGE(8, LO8, HI8)
+}
 
 /* ---------------------------------------------------------------- threads */
 
@@ -130,6 +157,8 @@ typedef struct {
   int64_t b, ld_rows;
   float* out;
   int64_t ld_out;
+  const float* bias; /* NULL, or one value per bag added to its sums */
+  int batch_major;   /* out is (b, bags) with row stride ld_out, else (bags, b) */
 } bag_args;
 
 #define PREFETCH_ROW(p)                  \
@@ -154,51 +183,80 @@ typedef struct {
 
 static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int64_t bag1,
                                                                const bag_args* a,
-                                                               const int divide) {
+                                                               const int divide,
+                                                               const int batch_major) {
   const index_t* const offsets = a->offsets;
   const index_t* const index = a->index;
   const float* const weight = a->weight;
+  const float* const bias = a->bias;
   const uint64_t magic = a->magic;
   const int64_t b = a->b, ld = a->ld_rows, k = a->k, ld_out = a->ld_out;
   int64_t c0 = 0;
   for (; c0 + CHUNK <= b; c0 += CHUNK) {
     const float* rows = a->rows + c0;
-    for (int64_t bag = bag0; bag < bag1; ++bag) {
-      const int64_t e0 = offsets ? offsets[bag] : bag * k;
-      const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
-      /* two edges per step into two sets of accumulators: half the dependency chain */
-      v16 p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
-      v16 q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
-      int64_t e = e0;
-      for (; e + 2 <= e1; e += 2) {
-        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
-        const v16u* rq = (const v16u*)(rows + SOURCE_OF(e + 1) * ld);
-        const float wp = weight[e], wq = weight[e + 1];
-        FMA4(p, wp, rp)
-        FMA4(q, wq, rq)
+    /* batch-major output: sixteen bags' sums are kept (tile) and written as whole 64-byte
+     * pieces of sixteen consecutive columns after a 16 × 16 transpose */
+    for (int64_t group = bag0; group < bag1; group += 16) {
+      const int64_t group_end = group + 16 < bag1 ? group + 16 : bag1;
+      v16 tile[4][16];
+      for (int64_t bag = group; bag < group_end; ++bag) {
+        const int64_t e0 = offsets ? offsets[bag] : bag * k;
+        const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
+        /* two edges per step into two sets of accumulators: half the dependency chain */
+        const float start = bias ? bias[bag] : 0.f;
+        v16 p0 = start - (v16){0}, p1 = p0, p2 = p0, p3 = p0;
+        v16 q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
+        int64_t e = e0;
+        for (; e + 2 <= e1; e += 2) {
+          const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
+          const v16u* rq = (const v16u*)(rows + SOURCE_OF(e + 1) * ld);
+          const float wp = weight[e], wq = weight[e + 1];
+          FMA4(p, wp, rp)
+          FMA4(q, wq, rq)
+        }
+        if (e < e1) {
+          const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
+          const float wp = weight[e];
+          FMA4(p, wp, rp)
+        }
+        if (batch_major) {
+          tile[0][bag - group] = p0 + q0;
+          tile[1][bag - group] = p1 + q1;
+          tile[2][bag - group] = p2 + q2;
+          tile[3][bag - group] = p3 + q3;
+        } else {
+          v16u* o = (v16u*)(a->out + bag * ld_out + c0);
+          o[0] = p0 + q0;
+          o[1] = p1 + q1;
+          o[2] = p2 + q2;
+          o[3] = p3 + q3;
+        }
       }
-      if (e < e1) {
-        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
-        const float wp = weight[e];
-        FMA4(p, wp, rp)
+      if (batch_major && group_end - group == 16) {
+        for (int v = 0; v < 4; ++v) {
+          transpose16(tile[v]); /* tile[v][c]: column c0 + 16v + c of the sixteen bags */
+          for (int c = 0; c < 16; ++c)
+            *(v16u*)(a->out + (c0 + 16 * v + c) * ld_out + group) = tile[v][c];
+        }
+      } else if (batch_major) {
+        for (int64_t bag = group; bag < group_end; ++bag)
+          for (int c = 0; c < CHUNK; ++c)
+            a->out[(c0 + c) * ld_out + bag] = tile[c / 16][bag - group][c % 16];
       }
-      v16u* o = (v16u*)(a->out + bag * ld_out + c0);
-      o[0] = p0 + q0;
-      o[1] = p1 + q1;
-      o[2] = p2 + q2;
-      o[3] = p3 + q3;
     }
   }
   if (c0 < b) { /* the last b mod CHUNK columns */
+    const int64_t column_step = batch_major ? ld_out : 1, bag_step = batch_major ? 1 : ld_out;
     for (int64_t bag = bag0; bag < bag1; ++bag) {
       const int64_t e0 = offsets ? offsets[bag] : bag * k;
       const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
-      float* o = a->out + bag * ld_out;
-      for (int64_t c = c0; c < b; ++c) o[c] = 0.f;
+      float* o = a->out + bag * bag_step;
+      const float start = bias ? bias[bag] : 0.f;
+      for (int64_t c = c0; c < b; ++c) o[c * column_step] = start;
       for (int64_t e = e0; e < e1; ++e) {
         const float* r = a->rows + SOURCE_OF(e) * ld;
         const float w = weight[e];
-        for (int64_t c = c0; c < b; ++c) o[c] += w * r[c];
+        for (int64_t c = c0; c < b; ++c) o[c * column_step] += w * r[c];
       }
     }
   }
@@ -206,16 +264,22 @@ static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int
 
 static void bag_sum_range(int64_t bag0, int64_t bag1, const void* p) {
   const bag_args* a = (const bag_args*)p;
-  if (a->magic)
-    bag_sum_body(bag0, bag1, a, 1);
+  if (a->magic && a->batch_major)
+    bag_sum_body(bag0, bag1, a, 1, 1);
+  else if (a->magic)
+    bag_sum_body(bag0, bag1, a, 1, 0);
+  else if (a->batch_major)
+    bag_sum_body(bag0, bag1, a, 0, 1);
   else
-    bag_sum_body(bag0, bag1, a, 0);
+    bag_sum_body(bag0, bag1, a, 0, 0);
 }
 
 void nf_bag_sum(int64_t threads, int64_t bags, const index_t* offsets, int64_t k,
                 const index_t* index, uint64_t magic, const float* weight, const float* rows,
-                int64_t b, int64_t ld_rows, float* out, int64_t ld_out) {
-  const bag_args a = {offsets, k, index, magic, weight, rows, b, ld_rows, out, ld_out};
+                int64_t b, int64_t ld_rows, float* out, int64_t ld_out, const float* bias,
+                int64_t batch_major) {
+  const bag_args a = {offsets, k,      index,   magic, weight,          rows,
+                      b,       ld_rows, out,   ld_out, bias, (int)batch_major};
   parallel_for(bags, threads, bag_sum_range, &a);
 }
 
@@ -335,3 +399,39 @@ void nf_take(int64_t threads, int64_t n, const index_t* order, const float* weig
   parallel_for(n, threads, take_range, &a);
 }
 
+
+/* ---------------------------------------------------------------- transpose */
+
+typedef struct {
+  const float* src;
+  int64_t rows, cols, ld_src;
+  float* dst;
+  int64_t ld_dst;
+} transpose_args;
+
+/* dst[c, r] = src[r, c] for the source columns c of blocks [block0, block1) of sixteen. */
+static void transpose_range(int64_t block0, int64_t block1, const void* p) {
+  const transpose_args* a = (const transpose_args*)p;
+  const int64_t rows = a->rows, ld_src = a->ld_src, ld_dst = a->ld_dst;
+  for (int64_t c0 = block0 * 16; c0 < block1 * 16 && c0 < a->cols; c0 += 16) {
+    const int64_t width = a->cols - c0 < 16 ? a->cols - c0 : 16;
+    int64_t r0 = 0;
+    if (width == 16) {
+      for (; r0 + 16 <= rows; r0 += 16) {
+        v16 m[16];
+        for (int i = 0; i < 16; ++i) m[i] = *(const v16u*)(a->src + (r0 + i) * ld_src + c0);
+        transpose16(m);
+        for (int i = 0; i < 16; ++i) *(v16u*)(a->dst + (c0 + i) * ld_dst + r0) = m[i];
+      }
+    }
+    for (int64_t c = c0; c < c0 + width; ++c)
+      for (int64_t r = r0; r < rows; ++r) a->dst[c * ld_dst + r] = a->src[r * ld_src + c];
+  }
+}
+
+/* dst (cols, ld_dst) ← transpose of src (rows, cols) with row stride ld_src. */
+void nf_transpose(int64_t threads, const float* src, int64_t rows, int64_t cols, int64_t ld_src,
+                  float* dst, int64_t ld_dst) {
+  const transpose_args a = {src, rows, cols, ld_src, dst, ld_dst};
+  parallel_for((cols + 15) / 16, threads, transpose_range, &a);
+}

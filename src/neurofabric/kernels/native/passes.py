@@ -57,7 +57,19 @@ def feature_major(x: torch.Tensor) -> torch.Tensor:
     if rows.shape[1] <= 1 or _good(rows):
         return rows
     out = new_rows(*rows.shape)
-    out.copy_(rows)
+    if x.stride(1) == 1 and x.dtype == torch.float32:  # batch-major rows: the native transpose
+        b, n = x.shape
+        library().nf_transpose(
+            _threads(x.numel() // 4),
+            x.data_ptr(),
+            b,
+            n,
+            x.stride(0),
+            out.data_ptr(),
+            out.stride(0),
+        )
+    else:
+        out.copy_(rows)
     return out
 
 
@@ -75,8 +87,11 @@ def bag_sum(
     offsets: torch.Tensor | None = None,
     k: int = 0,
     divisor: int = 0,
+    bias: torch.Tensor | None = None,
+    batch_major: bool = False,
 ) -> torch.Tensor:
-    """``out[j] = Σ_{e ∈ bag j} weight[e] · rows[src(e)]`` → feature-major ``(bags, b)``.
+    """``out[j] = bias[j] + Σ_{e ∈ bag j} weight[e] · rows[src(e)]``: feature-major
+    ``(bags, b)`` with :func:`row_stride`, or a contiguous ``(b, bags)`` if ``batch_major``.
 
     Bags are ``[offsets[j], offsets[j+1])``, or ``[j·k, (j+1)·k)`` without ``offsets``;
     ``src(e) = index[e]``, or ``index[e] // divisor`` when ``divisor > 1`` (the transposed pass
@@ -84,7 +99,7 @@ def bag_sum(
     """
     lib = library()
     b = rows.shape[1]
-    out = new_rows(bags, b)
+    out = torch.empty(b, bags, dtype=torch.float32) if batch_major else new_rows(bags, b)
     magic = (2**64 - 1) // divisor + 1 if divisor > 1 else 0
     lib.nf_bag_sum(
         _threads(index.numel() * b),
@@ -99,6 +114,8 @@ def bag_sum(
         rows.stride(0),
         out.data_ptr(),
         out.stride(0),
+        None if bias is None else bias.data_ptr(),
+        int(batch_major),
     )
     return out
 
