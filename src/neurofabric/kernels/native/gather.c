@@ -175,90 +175,88 @@ typedef struct {
 #define SOURCE_OF(e) \
   (divide ? (int64_t)(((__uint128_t)(uint32_t)index[e] * magic) >> 64) : (int64_t)index[e])
 
-#define FMA4(acc, w, r)   \
-  acc##0 += (w) * (r)[0]; \
-  acc##1 += (w) * (r)[1]; \
-  acc##2 += (w) * (r)[2]; \
-  acc##3 += (w) * (r)[3];
-
-static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int64_t bag1,
-                                                               const bag_args* a,
-                                                               const int divide,
-                                                               const int batch_major) {
+/* One chunk of columns [c0, c0 + 16·nv) of the bags [bag0, bag1); nv (1–4 vectors), `divide`
+ * and `batch_major` are compile-time constants in each copy. The last chunk of a batch that is
+ * not a multiple of 64 has fewer vectors, the last of them partly past column b: rows are
+ * padded to whole vectors with zeros (passes.py), so those lanes read zeros and are never
+ * stored batch-major (feature-major stores land in the padding). */
+static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_t bag1,
+                                                            const bag_args* a, const int64_t c0,
+                                                            const int nv, const int divide,
+                                                            const int batch_major) {
   const index_t* const offsets = a->offsets;
   const index_t* const index = a->index;
   const float* const weight = a->weight;
   const float* const bias = a->bias;
   const uint64_t magic = a->magic;
-  const int64_t b = a->b, ld = a->ld_rows, k = a->k, ld_out = a->ld_out;
-  int64_t c0 = 0;
-  for (; c0 + CHUNK <= b; c0 += CHUNK) {
-    const float* rows = a->rows + c0;
-    /* batch-major output: sixteen bags' sums are kept (tile) and written as whole 64-byte
-     * pieces of sixteen consecutive columns after a 16 × 16 transpose */
-    for (int64_t group = bag0; group < bag1; group += 16) {
-      const int64_t group_end = group + 16 < bag1 ? group + 16 : bag1;
-      v16 tile[4][16];
-      for (int64_t bag = group; bag < group_end; ++bag) {
-        const int64_t e0 = offsets ? offsets[bag] : bag * k;
-        const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
-        /* two edges per step into two sets of accumulators: half the dependency chain */
-        const float start = bias ? bias[bag] : 0.f;
-        v16 p0 = start - (v16){0}, p1 = p0, p2 = p0, p3 = p0;
-        v16 q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
-        int64_t e = e0;
-        for (; e + 2 <= e1; e += 2) {
-          const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
-          const v16u* rq = (const v16u*)(rows + SOURCE_OF(e + 1) * ld);
-          const float wp = weight[e], wq = weight[e + 1];
-          FMA4(p, wp, rp)
-          FMA4(q, wq, rq)
-        }
-        if (e < e1) {
-          const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
-          const float wp = weight[e];
-          FMA4(p, wp, rp)
-        }
-        if (batch_major) {
-          tile[0][bag - group] = p0 + q0;
-          tile[1][bag - group] = p1 + q1;
-          tile[2][bag - group] = p2 + q2;
-          tile[3][bag - group] = p3 + q3;
-        } else {
-          v16u* o = (v16u*)(a->out + bag * ld_out + c0);
-          o[0] = p0 + q0;
-          o[1] = p1 + q1;
-          o[2] = p2 + q2;
-          o[3] = p3 + q3;
-        }
-      }
-      if (batch_major && group_end - group == 16) {
-        for (int v = 0; v < 4; ++v) {
-          transpose16(tile[v]); /* tile[v][c]: column c0 + 16v + c of the sixteen bags */
-          for (int c = 0; c < 16; ++c)
-            *(v16u*)(a->out + (c0 + 16 * v + c) * ld_out + group) = tile[v][c];
-        }
-      } else if (batch_major) {
-        for (int64_t bag = group; bag < group_end; ++bag)
-          for (int c = 0; c < CHUNK; ++c)
-            a->out[(c0 + c) * ld_out + bag] = tile[c / 16][bag - group][c % 16];
-      }
-    }
-  }
-  if (c0 < b) { /* the last b mod CHUNK columns */
-    const int64_t column_step = batch_major ? ld_out : 1, bag_step = batch_major ? 1 : ld_out;
-    for (int64_t bag = bag0; bag < bag1; ++bag) {
+  const int64_t ld = a->ld_rows, k = a->k, ld_out = a->ld_out;
+  const int64_t width = a->b - c0 < CHUNK ? a->b - c0 : CHUNK; /* columns kept */
+  const float* rows = a->rows + c0;
+  /* batch-major output: sixteen bags' sums are kept (tile) and written as whole 64-byte
+   * pieces of sixteen consecutive columns after a 16 × 16 transpose */
+  for (int64_t group = bag0; group < bag1; group += 16) {
+    const int64_t group_end = group + 16 < bag1 ? group + 16 : bag1;
+    v16 tile[4][16];
+    for (int64_t bag = group; bag < group_end; ++bag) {
       const int64_t e0 = offsets ? offsets[bag] : bag * k;
       const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
-      float* o = a->out + bag * bag_step;
+      /* two edges per step into two sets of accumulators: half the dependency chain */
       const float start = bias ? bias[bag] : 0.f;
-      for (int64_t c = c0; c < b; ++c) o[c * column_step] = start;
-      for (int64_t e = e0; e < e1; ++e) {
-        const float* r = a->rows + SOURCE_OF(e) * ld;
-        const float w = weight[e];
-        for (int64_t c = c0; c < b; ++c) o[c * column_step] += w * r[c];
+      v16 p[4], q[4];
+      for (int v = 0; v < nv; ++v) {
+        p[v] = (v16){0} + start;
+        q[v] = (v16){0};
+      }
+      int64_t e = e0;
+      for (; e + 2 <= e1; e += 2) {
+        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
+        const v16u* rq = (const v16u*)(rows + SOURCE_OF(e + 1) * ld);
+        const float wp = weight[e], wq = weight[e + 1];
+        for (int v = 0; v < nv; ++v) {
+          p[v] += wp * rp[v];
+          q[v] += wq * rq[v];
+        }
+      }
+      if (e < e1) {
+        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
+        const float wp = weight[e];
+        for (int v = 0; v < nv; ++v) p[v] += wp * rp[v];
+      }
+      if (batch_major) {
+        for (int v = 0; v < nv; ++v) tile[v][bag - group] = p[v] + q[v];
+      } else {
+        v16u* o = (v16u*)(a->out + bag * ld_out + c0);
+        for (int v = 0; v < nv; ++v) o[v] = p[v] + q[v];
       }
     }
+    if (batch_major && group_end - group == 16) {
+      for (int v = 0; v < nv; ++v) {
+        transpose16(tile[v]); /* tile[v][c]: column c0 + 16v + c of the sixteen bags */
+        for (int c = 0; c < 16 && 16 * v + c < width; ++c)
+          *(v16u*)(a->out + (c0 + 16 * v + c) * ld_out + group) = tile[v][c];
+      }
+    } else if (batch_major) {
+      for (int64_t bag = group; bag < group_end; ++bag)
+        for (int c = 0; c < width; ++c)
+          a->out[(c0 + c) * ld_out + bag] = tile[c / 16][bag - group][c % 16];
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int64_t bag1,
+                                                               const bag_args* a,
+                                                               const int divide,
+                                                               const int batch_major) {
+  for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
+    const int64_t vectors = (a->b - c0 + 15) / 16;
+    if (vectors >= 4)
+      bag_chunk(bag0, bag1, a, c0, 4, divide, batch_major);
+    else if (vectors == 3)
+      bag_chunk(bag0, bag1, a, c0, 3, divide, batch_major);
+    else if (vectors == 2)
+      bag_chunk(bag0, bag1, a, c0, 2, divide, batch_major);
+    else
+      bag_chunk(bag0, bag1, a, c0, 1, divide, batch_major);
   }
 }
 
@@ -328,48 +326,54 @@ static inline v16 sum16(const v16* s) {
                                  29, 31);
 }
 
-static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
-  const edge_args* a = (const edge_args*)p;
+static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64_t row1,
+                                                             const edge_args* a,
+                                                             const int64_t c0, const int nv) {
   const index_t* const index = a->index;
   float* const dw = a->dw;
-  const int64_t b = a->b, k = a->k, ld_g = a->ld_g, ld_x = a->ld_x, end = row1 * k;
-  int64_t c0 = 0;
-  for (; c0 + CHUNK <= b; c0 += CHUNK) {
-    const float* x = a->x + c0;
-    for (int64_t j = row0; j < row1; ++j) {
-      const v16u* gp = (const v16u*)(a->g + j * ld_g + c0);
-      const v16 g0 = gp[0], g1 = gp[1], g2 = gp[2], g3 = gp[3];
-      int64_t e = j * k;
-      const int64_t e1 = (j + 1) * k;
-      for (; e + 16 <= e1; e += 16) {
-        v16 s[16];
-        for (int t = 0; t < 16; ++t) {
-          if (e + t + PREFETCH < end) PREFETCH_ROW(x + (int64_t)index[e + t + PREFETCH] * ld_x)
-          const v16u* xp = (const v16u*)(x + (int64_t)index[e + t] * ld_x);
-          s[t] = (g0 * xp[0] + g1 * xp[1]) + (g2 * xp[2] + g3 * xp[3]);
-        }
-        const v16 r = sum16(s);
-        v16u* d = (v16u*)(dw + e);
-        *d = c0 ? *d + r : r;
+  const int64_t k = a->k, ld_g = a->ld_g, ld_x = a->ld_x, end = row1 * k;
+  const float* x = a->x + c0;
+  for (int64_t j = row0; j < row1; ++j) {
+    const v16u* gp = (const v16u*)(a->g + j * ld_g + c0);
+    v16 g[4];
+    for (int v = 0; v < nv; ++v) g[v] = gp[v];
+    int64_t e = j * k;
+    const int64_t e1 = (j + 1) * k;
+    for (; e + 16 <= e1; e += 16) {
+      v16 s[16];
+      for (int t = 0; t < 16; ++t) {
+        if (e + t + PREFETCH < end) PREFETCH_ROW(x + (int64_t)index[e + t + PREFETCH] * ld_x)
+        const v16u* xp = (const v16u*)(x + (int64_t)index[e + t] * ld_x);
+        s[t] = g[0] * xp[0];
+        for (int v = 1; v < nv; ++v) s[t] += g[v] * xp[v];
       }
-      for (; e < e1; ++e) {
-        if (e + PREFETCH < end) PREFETCH_ROW(x + (int64_t)index[e + PREFETCH] * ld_x)
-        const v16u* xp = (const v16u*)(x + (int64_t)index[e] * ld_x);
-        const float s = horizontal_sum((g0 * xp[0] + g1 * xp[1]) + (g2 * xp[2] + g3 * xp[3]));
-        dw[e] = c0 ? dw[e] + s : s;
-      }
+      const v16 r = sum16(s);
+      v16u* d = (v16u*)(dw + e);
+      *d = c0 ? *d + r : r;
+    }
+    for (; e < e1; ++e) {
+      const v16u* xp = (const v16u*)(x + (int64_t)index[e] * ld_x);
+      v16 s = g[0] * xp[0];
+      for (int v = 1; v < nv; ++v) s += g[v] * xp[v];
+      const float t = horizontal_sum(s);
+      dw[e] = c0 ? dw[e] + t : t;
     }
   }
-  if (c0 < b) {
-    for (int64_t j = row0; j < row1; ++j) {
-      const float* g = a->g + j * ld_g;
-      for (int64_t e = j * k; e < (j + 1) * k; ++e) {
-        const float* x = a->x + (int64_t)index[e] * ld_x;
-        float s = 0.f;
-        for (int64_t c = c0; c < b; ++c) s += g[c] * x[c];
-        dw[e] = c0 ? dw[e] + s : s;
-      }
-    }
+}
+
+/* Padded lanes past column b are zero in both g and x (passes.py), so they add nothing. */
+static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
+  const edge_args* a = (const edge_args*)p;
+  for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
+    const int64_t vectors = (a->b - c0 + 15) / 16;
+    if (vectors >= 4)
+      edge_chunk(row0, row1, a, c0, 4);
+    else if (vectors == 3)
+      edge_chunk(row0, row1, a, c0, 3);
+    else if (vectors == 2)
+      edge_chunk(row0, row1, a, c0, 2);
+    else
+      edge_chunk(row0, row1, a, c0, 1);
   }
 }
 

@@ -41,9 +41,13 @@ def row_stride(b: int) -> int:
 
 
 def _good(rows: torch.Tensor) -> bool:
+    """Whether a feature-major view can be read in place: unit stride along the batch, a row
+    stride of an odd number of 64-byte lines, aligned, and whole vectors (``b % 16 == 0``: a
+    pass reads the last chunk's vectors whole, which only a padded copy makes safe)."""
     stride = rows.stride(0)
     return (
         rows.stride(1) == 1
+        and rows.shape[1] % 16 == 0
         and stride % 16 == 0
         and (stride // 16) % 2 == 1
         and rows.data_ptr() % 64 == 0
@@ -74,8 +78,12 @@ def feature_major(x: torch.Tensor) -> torch.Tensor:
 
 
 def new_rows(n: int, b: int) -> torch.Tensor:
-    """An uninitialised feature-major ``(n, b)`` float32 matrix with :func:`row_stride`."""
-    return torch.empty(n, row_stride(b), dtype=torch.float32)[:, :b]
+    """A feature-major ``(n, b)`` float32 matrix with :func:`row_stride`: the ``b`` columns
+    uninitialised, the padding after them zero (the passes read whole vectors, and a zero in
+    either operand keeps those lanes out of every sum)."""
+    buffer = torch.empty(n, row_stride(b), dtype=torch.float32)
+    buffer[:, b:].zero_()
+    return buffer[:, :b]
 
 
 def bag_sum(
