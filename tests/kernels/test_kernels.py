@@ -236,9 +236,26 @@ POLICY_JUNCTIONS = {
 
 @pytest.mark.parametrize(("case", "batch", "expected"), POLICY)
 def test_select_kernel_policy(case, batch, expected):
+    """The policy when ``gather`` runs its torch passes (no native library)."""
     junction = JUNCTIONS[case] if case in JUNCTIONS else POLICY_JUNCTIONS[case]()
-    assert select_kernel(junction, batch=batch) == expected
+    assert select_kernel(junction, batch=batch, native=False) == expected
     assert KERNELS[expected].supports(junction)
+
+
+# With the native passes, gather wins at every constant fan-in; the other rules stay.
+NATIVE_POLICY = [
+    ("regular-256x256-fi8", None, "gather"),
+    ("regular-256x256-fi32", None, "gather"),
+    ("random-256x256-d0.1", None, "csr"),  # no constant fan-in
+    ("regular-256x256-d0.5", None, "dense"),
+    ("clos-512-ingress-32x32", None, "blockdiag"),
+]
+
+
+@pytest.mark.parametrize(("case", "batch", "expected"), NATIVE_POLICY)
+def test_select_kernel_policy_with_native_gather(case, batch, expected):
+    junction = JUNCTIONS[case] if case in JUNCTIONS else POLICY_JUNCTIONS[case]()
+    assert select_kernel(junction, batch=batch, native=True) == expected
 
 
 def test_dense_thresholds_fall_with_batch():
