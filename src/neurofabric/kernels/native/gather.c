@@ -22,7 +22,6 @@
  */
 #include <pthread.h>
 #include <stdint.h>
-#include <string.h>
 
 typedef int32_t index_t;
 typedef float v16 __attribute__((vector_size(64)));
