@@ -105,7 +105,7 @@ def _load(path: Path) -> ctypes.CDLL:
 def _torch_openmp() -> tuple[int, int, int, str] | None:
     """Entry points of the OpenMP runtime already loaded with torch (``GOMP_parallel``,
     ``omp_get_thread_num``, ``omp_get_num_threads``) and its file name, or ``None``."""
-    import torch  # noqa: F401 — the runtime is mapped once torch's CPU library is loaded
+    import torch  # the runtime is mapped once torch's CPU library is loaded
 
     try:
         maps = Path("/proc/self/maps").read_text()
@@ -113,7 +113,10 @@ def _torch_openmp() -> tuple[int, int, int, str] | None:
         return None
     paths = {line.split()[-1] for line in maps.splitlines() if "/" in line}
     names = ("libgomp", "libiomp5", "libomp")
-    for path in sorted(p for p in paths if Path(p).name.startswith(names) and ".so" in p):
+    candidates = [p for p in paths if Path(p).name.startswith(names) and ".so" in p]
+    torch_dir = str(Path(torch.__file__).parent)
+    # torch's own copy first: another library may have mapped a second runtime of its own
+    for path in sorted(candidates, key=lambda p: (not p.startswith(torch_dir), p)):
         try:
             runtime = ctypes.CDLL(path)  # already mapped: the same handle, nothing new loads
             entries = [
