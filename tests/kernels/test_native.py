@@ -282,3 +282,14 @@ def test_pthreads_and_torchs_openmp_team_agree(fresh_loader, monkeypatch):
     assert "OpenMP" in statuses[0] or statuses[0].endswith("pthreads")  # a runtime, if found
     assert torch.equal(results[0][0], results[1][0])
     assert torch.equal(results[0][1], results[1][1])
+
+
+def test_a_cache_directory_others_can_write_is_refused(fresh_loader, monkeypatch, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("NEUROFABRIC_CACHE", str(shared))
+    monkeypatch.setattr(native, "_cache_dirs", lambda: [shared])
+    assert native.library() is None
+    assert "not private" in native.status()
+    assert not list(shared.iterdir())  # nothing compiled into it

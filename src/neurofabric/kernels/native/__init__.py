@@ -69,8 +69,16 @@ def _cache_dirs() -> list[Path]:
     return [cache_dir(), Path(tempfile.gettempdir()) / f"neurofabric-{os.getuid()}"]
 
 
+def _private_directory(directory: Path) -> None:
+    """Create ``directory`` (mode 0700) if needed; refuse one that another user owns or can
+    write to, since a library loaded from it runs with our rights."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise OSError(f"{directory} is not private to this user (owner or group/other write)")
+
+
 def _build(compiler: str, flags: tuple[str, ...], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
     os.close(handle)
     try:
@@ -148,6 +156,7 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
         for directory in _cache_dirs():
             target = directory / f"gather-{digest}.so"
             try:
+                _private_directory(directory)
                 if not target.exists():
                     _build(compiler, flags, target)
                 lib = _load(target)
