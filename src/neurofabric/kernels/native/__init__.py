@@ -6,7 +6,9 @@ with ``$CC`` (else ``cc``, ``gcc`` or ``clang``) and ``-O3 -march=native``, into
 directory (``$NEUROFABRIC_CACHE``, else ``~/.cache/neurofabric``) under a name that hashes the
 source, the flags, the compiler's version and the CPU, so a later process loads it in
 milliseconds. The library file is written atomically (compiled to a temporary name, then
-renamed), so concurrent first runs do not see half a file.
+renamed), so concurrent first runs do not see half a file; a directory that another user owns
+or can write to is refused (the per-user temporary fallback is created 0700), since a library
+loaded from it runs with our rights.
 
 The passes run on torch's own OpenMP threads: the loader finds the OpenMP runtime torch
 loaded (libgomp, or Intel's or LLVM's, which export the same ``GOMP_parallel``) among the
