@@ -293,3 +293,13 @@ def test_a_cache_directory_others_can_write_is_refused(fresh_loader, monkeypatch
     assert native.library() is None
     assert "not private" in native.status()
     assert not list(shared.iterdir())  # nothing compiled into it
+
+
+def test_an_unexpected_loader_error_falls_back(fresh_loader, monkeypatch):
+    def broken():
+        raise RuntimeError("no home directory")
+
+    monkeypatch.setattr(native, "cache_dir", broken)
+    monkeypatch.setattr(native, "_compiler", lambda: "/bin/false")
+    assert native.library() is None  # never raises into a forward pass
+    assert native.status().startswith("compiling gather.c failed")

@@ -68,7 +68,12 @@ def cache_dir() -> Path:
 
 def _cache_dirs() -> list[Path]:
     """:func:`cache_dir`, then a per-user temporary directory if that one is not writable."""
-    return [cache_dir(), Path(tempfile.gettempdir()) / f"neurofabric-{os.getuid()}"]
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    fallback = Path(tempfile.gettempdir()) / f"neurofabric-{user}"
+    try:
+        return [cache_dir(), fallback]
+    except (RuntimeError, KeyError):  # no home directory to be found
+        return [fallback]
 
 
 def _private_directory(directory: Path) -> None:
@@ -76,7 +81,7 @@ def _private_directory(directory: Path) -> None:
     write to, since a library loaded from it runs with our rights."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = directory.stat()
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
         raise OSError(f"{directory} is not private to this user (owner or group/other write)")
 
 
@@ -182,7 +187,10 @@ def library() -> ctypes.CDLL | None:
     if _status is None:
         with _lock:
             if _status is None:
-                _library, _status = _compile_and_load()
+                try:
+                    _library, _status = _compile_and_load()
+                except Exception as error:  # any failure here means: run the torch passes
+                    _library, _status = None, f"native passes unavailable: {error!r}"
     return _library
 
 
