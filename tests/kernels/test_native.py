@@ -12,7 +12,7 @@ import neurofabric.kernels.native as native
 from neurofabric.kernels._sparse import sort_order, transpose_offsets
 from neurofabric.kernels.native import passes
 from neurofabric.nn import SparseLinear
-from neurofabric.topology import regular_junction
+from neurofabric.topology import random_junction, regular_junction
 
 needs_native = pytest.mark.skipif(
     native.library() is None, reason=f"native gather passes unavailable: {native.status()}"
@@ -74,7 +74,7 @@ def test_passes_equal_their_torch_twins(case):
     )
     torch.testing.assert_close(grad_x, g @ _dense(table, weight, i), rtol=1e-5, atol=1e-5)
 
-    grad_weight = passes.edge_gradient(g_rows, x_rows, table)
+    grad_weight = passes.edge_gradient(g_rows, x_rows, table, k=k)
     rows = torch.arange(o).repeat_interleave(k)
     twin = (g.t()[rows] * x.t()[table.view(-1).long()]).sum(1)
     torch.testing.assert_close(grad_weight, twin, rtol=1e-5, atol=1e-5)
@@ -124,12 +124,22 @@ def test_row_stride_is_an_odd_number_of_lines(b, stride):
     assert passes.row_stride(b) == stride
 
 
+LAYER_CASES = {
+    "gather-regular": ("gather", lambda: regular_junction(96, 48, fan_in=12, seed=4)),
+    "csr-regular": ("csr", lambda: regular_junction(96, 48, fan_in=12, seed=4)),
+    "csr-random": ("csr", lambda: random_junction(96, 48, nnz=300, seed=2)),
+    "csr-random-empty-rows": ("csr", lambda: random_junction(96, 48, nnz=40, seed=2)),
+}
+
+
 @needs_native
+@pytest.mark.parametrize("case", LAYER_CASES.values(), ids=LAYER_CASES.keys())
 @pytest.mark.parametrize("batch", [2, 64, 97])
 @pytest.mark.parametrize("input_grad", [True, False])
-def test_layer_native_equals_torch_path_and_reference(batch, input_grad, monkeypatch):
-    junction = regular_junction(96, 48, fan_in=12, seed=4)
-    layer = SparseLinear(junction, kernel="gather")
+def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, monkeypatch):
+    kernel_name, make = case
+    junction = make()
+    layer = SparseLinear(junction, kernel=kernel_name)
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(batch, 96, generator=generator, requires_grad=input_grad)
     upstream = torch.randn(batch, 48, generator=generator)
@@ -157,7 +167,8 @@ def test_layer_native_equals_torch_path_and_reference(batch, input_grad, monkeyp
         assert calls == (expected if use_native else [])
         return y.detach(), layer.weight.grad, layer.bias.grad, x.grad
 
-    fast, torch_path, reference = run("gather", True), run("gather", False), run("reference", False)
+    fast, torch_path = run(kernel_name, True), run(kernel_name, False)
+    reference = run("reference", False)
     for a, b, c in zip(fast, torch_path, reference, strict=True):
         if c is None:
             assert a is None and b is None
@@ -180,7 +191,7 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
                 (
                     passes.bag_sum(x_rows, table, weight, 64, k=8),
                     passes.bag_sum(x_rows, table, weight, 64, k=8, batch_major=True),
-                    passes.edge_gradient(x_rows, x_rows, table),
+                    passes.edge_gradient(x_rows, x_rows, table, k=8),
                 )
             )
     finally:
@@ -273,7 +284,7 @@ def test_pthreads_and_torchs_openmp_team_agree(fresh_loader, monkeypatch):
             results.append(
                 (
                     passes.bag_sum(x_rows, table, weight, 64, k=8),
-                    passes.edge_gradient(x_rows, x_rows, table),
+                    passes.edge_gradient(x_rows, x_rows, table, k=8),
                 )
             )
     finally:

@@ -209,7 +209,7 @@ class _NativeGatherFunction(torch.autograd.Function):
                 batch_major=True,
             )  # (b, i)
         if need_weight:
-            grad_weight = native.edge_gradient(grad_rows, x_rows, table)
+            grad_weight = native.edge_gradient(grad_rows, x_rows, table, k=k)
         if need_bias and ctx.has_bias:
             grad_bias = grad_output.sum(0)
         return grad_x, grad_weight, grad_bias, None, None, None

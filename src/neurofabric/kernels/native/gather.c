@@ -37,7 +37,7 @@ typedef float v4 __attribute__((vector_size(16)));
 #define PREFETCH 16
 #endif
 
-int nf_abi_version(void) { return 3; }
+int nf_abi_version(void) { return 4; }
 
 /* ---------------------------------------------------------------- 16 × 16 transpose */
 
@@ -282,8 +282,10 @@ void nf_bag_sum(int64_t threads, int64_t bags, const index_t* offsets, int64_t k
 
 /* ---------------------------------------------------------------- edge gradient */
 
-/* dw[e] = Σ_c g[j, c] · x[index[e], c] for the k edges e ∈ [j·k, (j+1)·k) of output j. */
+/* dw[e] = Σ_c g[j, c] · x[index[e], c] for the edges e of output j: [offsets[j], offsets[j+1]),
+ * or [j·k, (j+1)·k) without offsets. */
 typedef struct {
+  const index_t* offsets;
   int64_t k;
   const index_t* index;
   const float* g;
@@ -330,14 +332,16 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
                                                              const int64_t c0, const int nv) {
   const index_t* const index = a->index;
   float* const dw = a->dw;
-  const int64_t k = a->k, ld_g = a->ld_g, ld_x = a->ld_x, end = row1 * k;
+  const index_t* const offsets = a->offsets;
+  const int64_t k = a->k, ld_g = a->ld_g, ld_x = a->ld_x;
+  const int64_t end = offsets ? offsets[row1] : row1 * k;
   const float* x = a->x + c0;
   for (int64_t j = row0; j < row1; ++j) {
     const v16u* gp = (const v16u*)(a->g + j * ld_g + c0);
     v16 g[4];
     for (int v = 0; v < nv; ++v) g[v] = gp[v];
-    int64_t e = j * k;
-    const int64_t e1 = (j + 1) * k;
+    int64_t e = offsets ? offsets[j] : j * k;
+    const int64_t e1 = offsets ? offsets[j + 1] : (j + 1) * k;
     for (; e + 16 <= e1; e += 16) {
       v16 s[16];
       for (int t = 0; t < 16; ++t) {
@@ -376,10 +380,10 @@ static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
   }
 }
 
-void nf_edge_gradient(int64_t threads, int64_t rows, int64_t k, const index_t* index,
-                      const float* g, int64_t ld_g, const float* x, int64_t ld_x, int64_t b,
-                      float* dw) {
-  const edge_args a = {k, index, g, ld_g, x, ld_x, b, dw};
+void nf_edge_gradient(int64_t threads, int64_t rows, const index_t* offsets, int64_t k,
+                      const index_t* index, const float* g, int64_t ld_g, const float* x,
+                      int64_t ld_x, int64_t b, float* dw) {
+  const edge_args a = {offsets, k, index, g, ld_g, x, ld_x, b, dw};
   parallel_for(rows, threads, edge_gradient_range, &a);
 }
 

@@ -129,18 +129,24 @@ def bag_sum(
 
 
 def edge_gradient(
-    grad_rows: torch.Tensor, x_rows: torch.Tensor, table: torch.Tensor
+    grad_rows: torch.Tensor,
+    x_rows: torch.Tensor,
+    index: torch.Tensor,
+    *,
+    k: int = 0,
+    offsets: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``(e,)`` ``∂L/∂w[j·k + t] = Σ_b grad_rows[j, b] · x_rows[table[j, t], b]``."""
+    """``(e,)`` ``∂L/∂w[e] = Σ_b grad_rows[j, b] · x_rows[index[e], b]`` for the edges ``e`` of
+    output ``j``: ``[offsets[j], offsets[j+1])``, or ``[j·k, (j+1)·k)`` without ``offsets``."""
     lib = library()
-    o, k = table.shape
-    b = x_rows.shape[1]
-    out = torch.empty(o * k, dtype=torch.float32)
+    o, e, b = grad_rows.shape[0], index.numel(), x_rows.shape[1]
+    out = torch.empty(e, dtype=torch.float32)
     lib.nf_edge_gradient(
-        _threads(table.numel() * b),
+        _threads(e * b),
         o,
+        None if offsets is None else offsets.data_ptr(),
         k,
-        table.data_ptr(),
+        index.data_ptr(),
         grad_rows.data_ptr(),
         grad_rows.stride(0),
         x_rows.data_ptr(),
