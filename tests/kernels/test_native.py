@@ -58,6 +58,12 @@ def test_passes_equal_their_torch_twins(case):
     twin = F.embedding_bag(table.long(), x.t(), mode="sum", per_sample_weights=weight.view(o, k))
     torch.testing.assert_close(forward, twin, rtol=1e-5, atol=1e-5)
     bias = torch.randn(o, generator=generator)
+    with_bias = passes.bag_sum(x_rows, table, weight, o, k=k, bias=bias)
+    torch.testing.assert_close(with_bias, twin + bias[:, None], rtol=1e-5, atol=1e-5)
+    padding = with_bias.as_strided(
+        (o, with_bias.stride(0) - b), (with_bias.stride(0), 1), b
+    )  # never written: other passes read the padding as zeros
+    assert torch.count_nonzero(padding) == 0
     batch_major = passes.bag_sum(x_rows, table, weight, o, k=k, bias=bias, batch_major=True)
     assert batch_major.shape == (b, o) and batch_major.is_contiguous()
     torch.testing.assert_close(batch_major, twin.t() + bias, rtol=1e-5, atol=1e-5)

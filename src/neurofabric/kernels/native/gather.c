@@ -142,10 +142,10 @@ static void parallel_for(int64_t n, int64_t threads, range_fn fn, const void* ar
 
 /* ---------------------------------------------------------------- bag sum */
 
-/* out[j, :] = Σ_{e ∈ bag j} weight[e] · rows[source(e), :], bag j = [offsets[j], offsets[j+1])
- * (offsets NULL: bag j = [j·k, (j+1)·k)). source(e) = index[e], or index[e] / divisor when
- * `magic` (= ⌈2^64 / divisor⌉, Lemire's exact 32-bit division) is not zero: the transposed
- * pass reads the output neuron off a canonical edge number. */
+/* out[j, :] = bias[j] + Σ_{e ∈ bag j} weight[e] · rows[source(e), :] with bag j =
+ * [offsets[j], offsets[j+1]) (offsets NULL: [j·k, (j+1)·k)). source(e) = index[e], or
+ * index[e] / divisor when `magic` (= ⌈2^64 / divisor⌉, Lemire's exact 32-bit division) is not
+ * zero: the transposed pass reads the output neuron off a canonical edge number. */
 typedef struct {
   const index_t* offsets;
   int64_t k;
@@ -177,8 +177,8 @@ typedef struct {
 /* One chunk of columns [c0, c0 + 16·nv) of the bags [bag0, bag1); nv (1–4 vectors), `divide`
  * and `batch_major` are compile-time constants in each copy. The last chunk of a batch that is
  * not a multiple of 64 has fewer vectors, the last of them partly past column b: rows are
- * padded to whole vectors with zeros (passes.py), so those lanes read zeros and are never
- * stored batch-major (feature-major stores land in the padding). */
+ * padded to whole vectors with zeros (passes.py), so those lanes read zeros, and they are never
+ * stored (the output's own padding stays zero). */
 static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_t bag1,
                                                             const bag_args* a, const int64_t c0,
                                                             const int nv, const int divide,
@@ -223,9 +223,15 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
       }
       if (batch_major) {
         for (int v = 0; v < nv; ++v) tile[v][bag - group] = p[v] + q[v];
-      } else {
+      } else if (width == 16 * nv) {
         v16u* o = (v16u*)(a->out + bag * ld_out + c0);
         for (int v = 0; v < nv; ++v) o[v] = p[v] + q[v];
+      } else { /* keep the output's padding zero: other passes read it as whole vectors */
+        float* o = a->out + bag * ld_out + c0;
+        for (int v = 0; v < nv; ++v) {
+          const v16 r = p[v] + q[v];
+          for (int c = 0; c < 16 && 16 * v + c < width; ++c) o[16 * v + c] = r[c];
+        }
       }
     }
     if (batch_major && group_end - group == 16) {
@@ -298,7 +304,8 @@ typedef struct {
 static inline float horizontal_sum(v16 v) {
   const v8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
                __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const v4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+  const v4 q =
+      __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
   return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
