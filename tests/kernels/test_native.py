@@ -42,6 +42,12 @@ def _table(case, seed=0):
     return torch.from_numpy(np.ascontiguousarray(table, dtype=np.int32)), b
 
 
+def _rows(table: torch.Tensor) -> torch.Tensor:
+    """Row pointers of a constant fan-in table: ``[0, k, 2k, …]``."""
+    o, k = table.shape
+    return torch.arange(o + 1, dtype=torch.int32) * k
+
+
 @needs_native
 @pytest.mark.parametrize("case", PASS_CASES.values(), ids=PASS_CASES.keys())
 def test_passes_equal_their_torch_twins(case):
@@ -54,17 +60,19 @@ def test_passes_equal_their_torch_twins(case):
     x_rows, g_rows = passes.feature_major(x), passes.feature_major(g)
     assert torch.equal(x_rows, x.t()) and torch.equal(g_rows, g.t())
 
-    forward = passes.bag_sum(x_rows, table, weight, o, k=k)
+    forward = passes.bag_sum(x_rows, table, weight, o, offsets=_rows(table))
     twin = F.embedding_bag(table.long(), x.t(), mode="sum", per_sample_weights=weight.view(o, k))
     torch.testing.assert_close(forward, twin, rtol=1e-5, atol=1e-5)
     bias = torch.randn(o, generator=generator)
-    with_bias = passes.bag_sum(x_rows, table, weight, o, k=k, bias=bias)
+    with_bias = passes.bag_sum(x_rows, table, weight, o, offsets=_rows(table), bias=bias)
     torch.testing.assert_close(with_bias, twin + bias[:, None], rtol=1e-5, atol=1e-5)
     padding = with_bias.as_strided(
         (o, with_bias.stride(0) - b), (with_bias.stride(0), 1), b
     )  # never written: other passes read the padding as zeros
     assert torch.count_nonzero(padding) == 0
-    batch_major = passes.bag_sum(x_rows, table, weight, o, k=k, bias=bias, batch_major=True)
+    batch_major = passes.bag_sum(
+        x_rows, table, weight, o, offsets=_rows(table), bias=bias, batch_major=True
+    )
     assert batch_major.shape == (b, o) and batch_major.is_contiguous()
     torch.testing.assert_close(batch_major, twin.t() + bias, rtol=1e-5, atol=1e-5)
 
@@ -80,7 +88,7 @@ def test_passes_equal_their_torch_twins(case):
     )
     torch.testing.assert_close(grad_x, g @ _dense(table, weight, i), rtol=1e-5, atol=1e-5)
 
-    grad_weight = passes.edge_gradient(g_rows, x_rows, table, k=k)
+    grad_weight = passes.edge_gradient(g_rows, x_rows, table, offsets=_rows(table))
     rows = torch.arange(o).repeat_interleave(k)
     twin = (g.t()[rows] * x.t()[table.view(-1).long()]).sum(1)
     torch.testing.assert_close(grad_weight, twin, rtol=1e-5, atol=1e-5)
@@ -195,9 +203,11 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
             torch.set_num_threads(count)
             results.append(
                 (
-                    passes.bag_sum(x_rows, table, weight, 64, k=8),
-                    passes.bag_sum(x_rows, table, weight, 64, k=8, batch_major=True),
-                    passes.edge_gradient(x_rows, x_rows, table, k=8),
+                    passes.bag_sum(x_rows, table, weight, 64, offsets=_rows(table)),
+                    passes.bag_sum(
+                        x_rows, table, weight, 64, offsets=_rows(table), batch_major=True
+                    ),
+                    passes.edge_gradient(x_rows, x_rows, table, offsets=_rows(table)),
                 )
             )
     finally:
@@ -289,8 +299,8 @@ def test_pthreads_and_torchs_openmp_team_agree(fresh_loader, monkeypatch):
             statuses.append(native.status())
             results.append(
                 (
-                    passes.bag_sum(x_rows, table, weight, 64, k=8),
-                    passes.edge_gradient(x_rows, x_rows, table, k=8),
+                    passes.bag_sum(x_rows, table, weight, 64, offsets=_rows(table)),
+                    passes.edge_gradient(x_rows, x_rows, table, offsets=_rows(table)),
                 )
             )
     finally:

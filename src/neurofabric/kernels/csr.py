@@ -51,7 +51,7 @@ from neurofabric.kernels._sparse import (
     transpose_offsets,
 )
 from neurofabric.kernels.base import Plan
-from neurofabric.kernels.native import passes as native
+from neurofabric.kernels.native import product as native
 from neurofabric.topology.junction import Junction
 
 
@@ -106,43 +106,6 @@ class _CSRFunction(torch.autograd.Function):
         return grad_x, grad_weight, None, None, None, None, None
 
 
-class _NativeCSRFunction(torch.autograd.Function):
-    """The same product with ``gather``'s native passes over CSR bags (float32 on the CPU,
-    batch above one), the bias added inside the forward pass; outputs and ``∂L/∂x``
-    batch-major and contiguous."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, crow, col, order, transpose_crow, transpose_col):
-        x_rows = native.feature_major(x)  # (i, b)
-        ctx.save_for_backward(x_rows, weight, crow, col, order, transpose_crow, transpose_col)
-        ctx.has_bias = bias is not None
-        o = crow.numel() - 1
-        return native.bag_sum(x_rows, col, weight, o, offsets=crow, bias=bias, batch_major=True)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        x_rows, weight, crow, col, order, transpose_crow, transpose_col = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_rows = native.feature_major(grad_output)  # (o, b)
-        grad_x = grad_weight = grad_bias = None
-        if need_x:
-            transposed_weight = native.take(weight, order)  # (e,) in transposed order
-            grad_x = native.bag_sum(
-                grad_rows,
-                transpose_col,
-                transposed_weight,
-                x_rows.shape[0],
-                offsets=transpose_crow,
-                batch_major=True,
-            )  # (b, i)
-        if need_weight:
-            grad_weight = native.edge_gradient(grad_rows, x_rows, col, offsets=crow)
-        if need_bias and ctx.has_bias:
-            grad_bias = grad_output.sum(0)
-        return grad_x, grad_weight, grad_bias, None, None, None, None, None
-
-
 class CSRKernel:
     """Any junction as CSR: ``sparse.mm`` forward and a custom backward, or ``gather``'s native
     C passes over the CSR rows for float32 on the CPU."""
@@ -182,13 +145,16 @@ class CSRKernel:
                 transpose_col, e, lambda: edge_rows(crow).index_select(0, order)
             )
         indices = (crow, col, order, plan["transpose_crow"], transpose_col)
-        operands = (x, weight, col) if bias is None else (x, weight, bias, col)
-        if (
-            x.shape[0] > 1
-            and weight.is_contiguous()
-            and (bias is None or bias.is_contiguous())
-            and native.usable(*operands)
-        ):
-            return _NativeCSRFunction.apply(x, weight, bias, *indices)
+        if native.applies(x, weight, bias, col):
+            return native.product(
+                x,
+                weight,
+                bias,
+                crow=crow,
+                col=col,
+                order=order,
+                transpose_crow=plan["transpose_crow"],
+                transpose_col=transpose_col,
+            )
         output = _CSRFunction.apply(x, weight, *indices)
         return output if bias is None else output + bias

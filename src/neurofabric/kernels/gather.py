@@ -83,7 +83,7 @@ from neurofabric.kernels._sparse import (
     transpose_offsets,
 )
 from neurofabric.kernels.base import Plan
-from neurofabric.kernels.native import passes as native
+from neurofabric.kernels.native import product as native
 from neurofabric.topology.junction import Junction
 
 #: Bytes of gathered source rows kept hot per chunk (about half an L2 cache).
@@ -177,44 +177,6 @@ class _GatherFunction(torch.autograd.Function):
         return grad_x, grad_weight, None, None, None, None
 
 
-class _NativeGatherFunction(torch.autograd.Function):
-    """The same product with the native passes (float32 on the CPU, batch above one), the bias
-    added inside the forward pass; outputs and ``∂L/∂x`` batch-major and contiguous."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, table, order, offsets):
-        o, k = table.shape
-        x_rows = native.feature_major(x)  # (i, b), a view if x already is
-        ctx.save_for_backward(x_rows, weight, table, order, offsets)
-        ctx.has_bias = bias is not None
-        return native.bag_sum(x_rows, table, weight, o, k=k, bias=bias, batch_major=True)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        x_rows, weight, table, order, offsets = ctx.saved_tensors
-        k = table.shape[1]
-        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_rows = native.feature_major(grad_output)  # (o, b)
-        grad_x = grad_weight = grad_bias = None
-        if need_x:
-            transposed_weight = native.take(weight, order)  # (e,) in transposed order
-            grad_x = native.bag_sum(
-                grad_rows,
-                order,
-                transposed_weight,
-                x_rows.shape[0],
-                offsets=offsets,
-                divisor=k,
-                batch_major=True,
-            )  # (b, i)
-        if need_weight:
-            grad_weight = native.edge_gradient(grad_rows, x_rows, table, k=k)
-        if need_bias and ctx.has_bias:
-            grad_bias = grad_output.sum(0)
-        return grad_x, grad_weight, grad_bias, None, None, None
-
-
 class GatherKernel:
     """Constant fan-in junctions as weighted bag sums, custom backward: native C passes for
     float32 on the CPU, ``F.embedding_bag`` and ``sampled_addmm`` elsewhere."""
@@ -247,13 +209,17 @@ class GatherKernel:
         table, order, offsets = plan["table"], plan["transpose_order"], plan["transpose_offsets"]
         if needs_input_gradient(x):
             order = derived_index(order, weight.numel(), lambda: sort_order(table.view(-1)))
-        operands = (x, weight, table) if bias is None else (x, weight, bias, table)
-        if (
-            x.shape[0] > 1
-            and weight.is_contiguous()
-            and (bias is None or bias.is_contiguous())
-            and native.usable(*operands)
-        ):
-            return _NativeGatherFunction.apply(x, weight, bias, table, order, offsets)
-        output = _GatherFunction.apply(x, weight, table, plan["crow"], order, offsets)
+        crow = plan["crow"]
+        if native.applies(x, weight, bias, table):  # rows of k edges; dst = order // k
+            return native.product(
+                x,
+                weight,
+                bias,
+                crow=crow,
+                col=table.view(-1),
+                order=order,
+                transpose_crow=offsets,
+                divisor=table.shape[1],
+            )
+        output = _GatherFunction.apply(x, weight, table, crow, order, offsets)
         return output if bias is None else output + bias

@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 SOURCE = Path(__file__).with_name("gather.c")
 FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
@@ -106,8 +106,8 @@ def _load(path: Path) -> ctypes.CDLL:
     if lib.nf_abi_version() != ABI_VERSION:
         raise OSError(f"{path} has ABI {lib.nf_abi_version()}, expected {ABI_VERSION}")
     i64, u64, ptr = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p
-    lib.nf_bag_sum.argtypes = [i64, i64, ptr, i64, ptr, u64, ptr, ptr, i64, i64, ptr, i64, ptr, i64]
-    lib.nf_edge_gradient.argtypes = [i64, i64, ptr, i64, ptr, ptr, i64, ptr, i64, i64, ptr]
+    lib.nf_bag_sum.argtypes = [i64, i64, ptr, ptr, u64, ptr, ptr, i64, i64, ptr, i64, ptr, i64]
+    lib.nf_edge_gradient.argtypes = [i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64, ptr]
     lib.nf_take.argtypes = [i64, i64, ptr, ptr, ptr]
     lib.nf_use_openmp.argtypes = [ptr, ptr, ptr]
     lib.nf_transpose.argtypes = [i64, ptr, i64, i64, i64, ptr, i64]

@@ -37,7 +37,7 @@ typedef float v4 __attribute__((vector_size(16)));
 #define PREFETCH 16
 #endif
 
-int nf_abi_version(void) { return 4; }
+int nf_abi_version(void) { return 5; }
 
 /* ---------------------------------------------------------------- 16 × 16 transpose */
 
@@ -143,12 +143,11 @@ static void parallel_for(int64_t n, int64_t threads, range_fn fn, const void* ar
 /* ---------------------------------------------------------------- bag sum */
 
 /* out[j, :] = bias[j] + Σ_{e ∈ bag j} weight[e] · rows[source(e), :] with bag j =
- * [offsets[j], offsets[j+1]) (offsets NULL: [j·k, (j+1)·k)). source(e) = index[e], or
+ * [offsets[j], offsets[j+1]). source(e) = index[e], or
  * index[e] / divisor when `magic` (= ⌈2^64 / divisor⌉, Lemire's exact 32-bit division) is not
  * zero: the transposed pass reads the output neuron off a canonical edge number. */
 typedef struct {
   const index_t* offsets;
-  int64_t k;
   const index_t* index;
   uint64_t magic;
   const float* weight;
@@ -188,7 +187,7 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
   const float* const weight = a->weight;
   const float* const bias = a->bias;
   const uint64_t magic = a->magic;
-  const int64_t ld = a->ld_rows, k = a->k, ld_out = a->ld_out;
+  const int64_t ld = a->ld_rows, ld_out = a->ld_out;
   const int64_t width = a->b - c0 < CHUNK ? a->b - c0 : CHUNK; /* columns kept */
   const float* rows = a->rows + c0;
   /* batch-major output: sixteen bags' sums are kept (tile) and written as whole 64-byte
@@ -197,8 +196,7 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
     const int64_t group_end = group + 16 < bag1 ? group + 16 : bag1;
     v16 tile[4][16];
     for (int64_t bag = group; bag < group_end; ++bag) {
-      const int64_t e0 = offsets ? offsets[bag] : bag * k;
-      const int64_t e1 = offsets ? offsets[bag + 1] : (bag + 1) * k;
+      const int64_t e0 = offsets[bag], e1 = offsets[bag + 1];
       /* two edges per step into two sets of accumulators: half the dependency chain */
       const float start = bias ? bias[bag] : 0.f;
       v16 p[4], q[4];
@@ -277,22 +275,21 @@ static void bag_sum_range(int64_t bag0, int64_t bag1, const void* p) {
     bag_sum_body(bag0, bag1, a, 0, 0);
 }
 
-void nf_bag_sum(int64_t threads, int64_t bags, const index_t* offsets, int64_t k,
+void nf_bag_sum(int64_t threads, int64_t bags, const index_t* offsets,
                 const index_t* index, uint64_t magic, const float* weight, const float* rows,
                 int64_t b, int64_t ld_rows, float* out, int64_t ld_out, const float* bias,
                 int64_t batch_major) {
-  const bag_args a = {offsets, k,      index,   magic, weight,          rows,
-                      b,       ld_rows, out,   ld_out, bias, (int)batch_major};
+  const bag_args a = {offsets, index,  magic, weight, rows, b,
+                      ld_rows, out,    ld_out, bias, (int)batch_major};
   parallel_for(bags, threads, bag_sum_range, &a);
 }
 
 /* ---------------------------------------------------------------- edge gradient */
 
-/* dw[e] = Σ_c g[j, c] · x[index[e], c] for the edges e of output j: [offsets[j], offsets[j+1]),
- * or [j·k, (j+1)·k) without offsets. */
+/* dw[e] = Σ_c g[j, c] · x[index[e], c] for the edges e ∈ [offsets[j], offsets[j+1]) of
+ * output j. */
 typedef struct {
   const index_t* offsets;
-  int64_t k;
   const index_t* index;
   const float* g;
   int64_t ld_g;
@@ -340,15 +337,14 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
   const index_t* const index = a->index;
   float* const dw = a->dw;
   const index_t* const offsets = a->offsets;
-  const int64_t k = a->k, ld_g = a->ld_g, ld_x = a->ld_x;
-  const int64_t end = offsets ? offsets[row1] : row1 * k;
+  const int64_t ld_g = a->ld_g, ld_x = a->ld_x, end = offsets[row1];
   const float* x = a->x + c0;
   for (int64_t j = row0; j < row1; ++j) {
     const v16u* gp = (const v16u*)(a->g + j * ld_g + c0);
     v16 g[4];
     for (int v = 0; v < nv; ++v) g[v] = gp[v];
-    int64_t e = offsets ? offsets[j] : j * k;
-    const int64_t e1 = offsets ? offsets[j + 1] : (j + 1) * k;
+    int64_t e = offsets[j];
+    const int64_t e1 = offsets[j + 1];
     for (; e + 16 <= e1; e += 16) {
       v16 s[16];
       for (int t = 0; t < 16; ++t) {
@@ -387,10 +383,10 @@ static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
   }
 }
 
-void nf_edge_gradient(int64_t threads, int64_t rows, const index_t* offsets, int64_t k,
+void nf_edge_gradient(int64_t threads, int64_t rows, const index_t* offsets,
                       const index_t* index, const float* g, int64_t ld_g, const float* x,
                       int64_t ld_x, int64_t b, float* dw) {
-  const edge_args a = {offsets, k, index, g, ld_g, x, ld_x, b, dw};
+  const edge_args a = {offsets, index, g, ld_g, x, ld_x, b, dw};
   parallel_for(rows, threads, edge_gradient_range, &a);
 }
 

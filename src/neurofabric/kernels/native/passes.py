@@ -92,8 +92,7 @@ def bag_sum(
     weight: torch.Tensor,
     bags: int,
     *,
-    offsets: torch.Tensor | None = None,
-    k: int = 0,
+    offsets: torch.Tensor,
     divisor: int = 0,
     bias: torch.Tensor | None = None,
     batch_major: bool = False,
@@ -101,9 +100,9 @@ def bag_sum(
     """``out[j] = bias[j] + Σ_{e ∈ bag j} weight[e] · rows[src(e)]``: feature-major
     ``(bags, b)`` with :func:`row_stride`, or a contiguous ``(b, bags)`` if ``batch_major``.
 
-    Bags are ``[offsets[j], offsets[j+1])``, or ``[j·k, (j+1)·k)`` without ``offsets``;
-    ``src(e) = index[e]``, or ``index[e] // divisor`` when ``divisor > 1`` (the transposed pass
-    reads the output neuron off a canonical edge number).
+    Bags are ``[offsets[j], offsets[j+1])``; ``src(e) = index[e]``, or
+    ``index[e] // divisor`` when ``divisor > 1`` (the transposed pass reads the output neuron
+    off a canonical edge number).
     """
     lib = library()
     b = rows.shape[1]
@@ -112,8 +111,7 @@ def bag_sum(
     lib.nf_bag_sum(
         _threads(index.numel() * b),
         bags,
-        None if offsets is None else offsets.data_ptr(),
-        k,
+        offsets.data_ptr(),
         index.data_ptr(),
         magic,
         weight.data_ptr(),
@@ -133,19 +131,17 @@ def edge_gradient(
     x_rows: torch.Tensor,
     index: torch.Tensor,
     *,
-    k: int = 0,
-    offsets: torch.Tensor | None = None,
+    offsets: torch.Tensor,
 ) -> torch.Tensor:
-    """``(e,)`` ``∂L/∂w[e] = Σ_b grad_rows[j, b] · x_rows[index[e], b]`` for the edges ``e`` of
-    output ``j``: ``[offsets[j], offsets[j+1])``, or ``[j·k, (j+1)·k)`` without ``offsets``."""
+    """``(e,)`` ``∂L/∂w[e] = Σ_b grad_rows[j, b] · x_rows[index[e], b]`` for the edges
+    ``e ∈ [offsets[j], offsets[j+1])`` of output ``j``."""
     lib = library()
     o, e, b = grad_rows.shape[0], index.numel(), x_rows.shape[1]
     out = torch.empty(e, dtype=torch.float32)
     lib.nf_edge_gradient(
         _threads(e * b),
         o,
-        None if offsets is None else offsets.data_ptr(),
-        k,
+        offsets.data_ptr(),
         index.data_ptr(),
         grad_rows.data_ptr(),
         grad_rows.stride(0),

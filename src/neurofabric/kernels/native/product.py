@@ -1,0 +1,86 @@
+"""``y = x · (W ⊙ M)ᵀ + bias`` on the native passes, with its backward: one autograd function
+for every kernel whose pattern is CSR-shaped (``csr``; ``gather``, whose rows all have ``k``
+edges).
+
+Shape legend: ``b`` batch, ``i`` in_features, ``o`` out_features, ``e`` edges (nnz).
+
+The pattern comes in its two orientations: the canonical rows ``crow`` ``(o + 1,)`` over the
+edges' sources ``col`` ``(e,)``, and the transposed rows ``transpose_crow`` ``(i + 1,)`` over
+the transposed edge order ``order`` ``(e,)``, whose output neurons are ``transpose_col`` —
+or, with ``transpose_col=None``, ``order // divisor`` (a constant fan-in needs no stored
+column). Outputs and ``∂L/∂x`` are batch-major and contiguous, like ``nn.Linear``'s.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from neurofabric.kernels.native import passes
+
+
+def applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index) -> bool:
+    """Whether :func:`product` runs these operands: float32 on the CPU, a batch above one,
+    contiguous weights (and bias), int32 indices, the library available."""
+    operands = (x, weight, index) if bias is None else (x, weight, bias, index)
+    return (
+        x.shape[0] > 1
+        and weight.is_contiguous()
+        and (bias is None or bias.is_contiguous())
+        and passes.usable(*operands)
+    )
+
+
+class _NativeProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, crow, col, order, transpose_crow, transpose_col, divisor):
+        x_rows = passes.feature_major(x)  # (i, b), a view if x already is
+        ctx.save_for_backward(x_rows, weight, crow, col, order, transpose_crow, transpose_col)
+        ctx.divisor = divisor
+        ctx.has_bias = bias is not None
+        o = crow.numel() - 1
+        return passes.bag_sum(x_rows, col, weight, o, offsets=crow, bias=bias, batch_major=True)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x_rows, weight, crow, col, order, transpose_crow, transpose_col = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_rows = passes.feature_major(grad_output)  # (o, b)
+        grad_x = grad_weight = grad_bias = None
+        if need_x:
+            transposed_weight = passes.take(weight, order)  # (e,) in transposed order
+            grad_x = passes.bag_sum(
+                grad_rows,
+                order if transpose_col is None else transpose_col,
+                transposed_weight,
+                x_rows.shape[0],
+                offsets=transpose_crow,
+                divisor=ctx.divisor if transpose_col is None else 0,
+                batch_major=True,
+            )  # (b, i)
+        if need_weight:
+            grad_weight = passes.edge_gradient(grad_rows, x_rows, col, offsets=crow)
+        if need_bias and ctx.has_bias:
+            grad_bias = grad_output.sum(0)
+        return grad_x, grad_weight, grad_bias, *[None] * 6
+
+
+def product(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    *,
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    order: torch.Tensor,
+    transpose_crow: torch.Tensor,
+    transpose_col: torch.Tensor | None = None,
+    divisor: int = 0,
+) -> torch.Tensor:
+    """``(b, o)``: ``x`` ``(b, i)`` times the pattern's weights, plus ``bias``; check
+    :func:`applies` first. ``order`` (and ``transpose_col``) may be empty when ``x`` needs no
+    gradient."""
+    return _NativeProduct.apply(
+        x, weight, bias, crow, col, order, transpose_crow, transpose_col, divisor
+    )
