@@ -25,20 +25,14 @@ batch-major copy is needed. Batch 1 is a matrix-vector product, where MKL's CSR 
 same table beats the bag sum; its backward scatter-adds the ``e`` products and needs no
 transposed order.
 
-Native passes: for float32 on the CPU at a batch above one, the forward bag sum (with the bias
-added as it sums: the kernel ``fuses_bias``), the transposed bag sum and ``∂L/∂w`` run in C
-(``kernels/native/gather.c``, compiled on first use and called through ctypes on torch's own
-OpenMP threads, :mod:`neurofabric.kernels.native`); the torch passes above are their twins and
-run everywhere else (float64, CUDA, ``torch.compile``, batch 1, no C compiler,
-``NEUROFABRIC_NATIVE=0``), with results equal to rounding. They gather from a feature-major
-copy whose row stride is an odd number of 64-byte lines (at ``b = 256`` a 1 KiB stride maps
-every row's chunk into a quarter of the L2 cache's sets and halved the bag sum's speed), and
-write the output and ``∂L/∂x`` batch-major and contiguous, like ``nn.Linear``, through 16 × 16
-shuffle transposes. ``∂L/∂w`` forms sixteen dot products at a time, sums them with one shuffle
-tree and prefetches the rows it gathers sixteen edges ahead (1.3–1.5× together over one
-horizontal sum per edge); the transposed pass reads the output neuron off the edge number by an
-exact multiply-shift division and its weights through one ``take`` pass (``w[order]``, ~1.7
-ms).
+Native passes: for float32 on the CPU at a batch above one the product runs
+:mod:`neurofabric.kernels.native.product` (shared with ``csr``; the rows all have ``k``
+edges, and the transposed pass reads each edge's output neuron off its number by an exact
+multiply-shift division, so no transposed column index is stored): C passes compiled on first
+use, called on torch's own OpenMP threads, the bias added as the forward sums (the kernel
+``fuses_bias``), outputs and ``∂L/∂x`` batch-major and contiguous like ``nn.Linear``'s. The
+torch passes above are their twins and run everywhere else (float64, CUDA, ``torch.compile``,
+batch 1, no C compiler, ``NEUROFABRIC_NATIVE=0``), with results equal to rounding.
 
 Measured on a 2-core AMD EPYC VM with the torch passes (2 threads, 4096², density 1/16,
 float32, best of repeated runs): batch 256 forward 7.4 ms, forward + backward 31 ms against
@@ -47,10 +41,10 @@ method) and 150 ms for ``torch.sparse.mm`` with builtin autograd; batch-1 forwar
 ``mv`` against 2.9 ms for ``F.linear`` (the bag sum takes 4.3 ms there, ``index_select`` +
 multiply + sum 0.72 ms). On a 2-core AVX-512 Xeon VM, where MKL runs the dense GEMM near peak,
 the torch passes take 51–62 ms per step (``sampled_addmm`` for ``∂L/∂w`` 27–29 of them); the
-native passes take ~7–12 ms each and ``neurofabric bench``'s step 27–38 ms against 109–137 ms
-for ``nn.Linear`` (this VM's timings move by up to 2× within an hour). What bounds the passes
-is the L2 cache's bandwidth for the gathered rows: every edge reads a 256-byte chunk of a
-random row, once per pass and per 64 batch columns.
+native passes take 6.7–12 ms each (``benchmarks/native_passes.py``) and ``neurofabric
+bench``'s step 27–38 ms against 109–137 ms for ``nn.Linear`` (this VM's timings move by up to
+2× within an hour). What bounds the passes is the L2 cache's bandwidth for the gathered rows:
+every edge reads a 256-byte chunk of a random row, once per pass and per 64 batch columns.
 
 Memory: the layer holds the table, one int32 per edge, and two row pointers (``o + 1`` and
 ``i + 1``). ``∂L/∂x`` needs the transposed edge order, one more int32 per edge: it is derived

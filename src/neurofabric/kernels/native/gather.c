@@ -14,7 +14,7 @@
  * depend on the thread count. The threads are torch's own OpenMP team when the loader hands
  * over the runtime's entry points (``nf_use_openmp``): the passes run between torch ops whose
  * OpenMP workers keep spinning for a while after each parallel region, and a pass on threads
- * of its own competed with them for the cores (1.8× slower right after a torch op). Without
+ * of its own competed with them for the cores (benchmarks/native_passes.py). Without
  * them, each pass starts pthreads.
  *
  * Vectors are GCC/Clang vector extensions (16 floats): the compiler maps them to AVX-512,

@@ -1,0 +1,161 @@
+"""The native passes one by one, and the effects the README names, at N×N, density 1/16.
+
+Prints medians (interleaved repeats) of:
+
+- each pass of a training step: forward bag sum, ``take``, transposed bag sum, edge gradient,
+  and the transpose of a batch-major input into padded rows (beside torch's ``copy_``);
+- the forward bag sum on one thread with rows 1 KiB apart (``b = 256`` unpadded) against the
+  padded stride :func:`~neurofabric.kernels.native.passes.row_stride` picks;
+- the same pass alone and right after a torch op, on torch's OpenMP team and on pthreads
+  (whose threads compete with OpenMP workers still spinning after torch's last parallel op);
+- a Clos cascade's batch-1 forward alone and right after a dense ``nn.Linear`` forward (which
+  evicts the cascade's weights from the caches).
+
+    .venv/bin/python benchmarks/native_passes.py [--features 4096] [--batch 256] [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from neurofabric.bench import clos_for_density, machine_name
+from neurofabric.kernels import native
+from neurofabric.kernels._sparse import sort_order, transpose_offsets
+from neurofabric.kernels.native import passes
+from neurofabric.nn import SparseCascade
+from neurofabric.topology import clos_topology, regular_junction
+
+
+def _medians(cases: dict, repeats: int) -> dict[str, float]:
+    """Median milliseconds of each ``(setup, statement)``, interleaved over ``repeats``."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, (setup, statement) in cases.items():
+            setup()
+            start = time.perf_counter()
+            statement()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e3 for name, values in times.items()}
+
+
+def _print(title: str, medians: dict[str, float]) -> None:
+    print(title)
+    for name, ms in medians.items():
+        print(f"  {ms:8.2f} ms  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    lib = native.library()
+    if lib is None:
+        raise SystemExit(f"error: {native.status()}")
+    torch.set_num_threads(2)
+    n, b = args.features, args.batch
+    print(f"machine: {machine_name('cpu')}; {native.status()}; {n}x{n}, batch {b}")
+    junction = regular_junction(n, n, density=1 / 16, seed=0)
+    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
+    crow = torch.from_numpy(junction.indptr.astype(np.int32))
+    k = table.shape[1]
+    order = sort_order(table.view(-1)).to(torch.int32)
+    offsets = torch.from_numpy(transpose_offsets(junction).astype(np.int32))
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(junction.nnz, generator=generator)
+    x = torch.randn(b, n, generator=generator)
+    x_rows = passes.feature_major(x)
+    g_rows = passes.feature_major(torch.randn(b, n, generator=generator))
+    transposed = passes.take(weight, order)
+    padded = passes.new_rows(n, b)
+    nothing = lambda: None  # noqa: E731
+
+    _print(
+        "passes of one step (2 threads):",
+        _medians(
+            {
+                "forward bag sum": (
+                    nothing,
+                    lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
+                ),
+                "take (weights into transposed order)": (
+                    nothing,
+                    lambda: passes.take(weight, order),
+                ),
+                "transposed bag sum (dL/dx)": (
+                    nothing,
+                    lambda: passes.bag_sum(
+                        g_rows, order, transposed, n, offsets=offsets, divisor=k
+                    ),
+                ),
+                "edge gradient (dL/dw)": (
+                    nothing,
+                    lambda: passes.edge_gradient(g_rows, x_rows, table, offsets=crow),
+                ),
+                "native transpose into padded rows": (nothing, lambda: passes.feature_major(x)),
+                "torch copy_ into padded rows": (nothing, lambda: padded.copy_(x.t())),
+            },
+            args.repeats,
+        ),
+    )
+
+    unpadded = x.t().contiguous()  # rows b floats apart (1 KiB at b = 256)
+    torch.set_num_threads(1)
+    _print(
+        f"forward bag sum, 1 thread, row stride {unpadded.stride(0)} vs {x_rows.stride(0)}:",
+        _medians(
+            {
+                f"stride {unpadded.stride(0)}": (
+                    nothing,
+                    lambda: passes.bag_sum(unpadded, table, weight, n, offsets=crow),
+                ),
+                f"stride {x_rows.stride(0)}": (
+                    nothing,
+                    lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
+                ),
+            },
+            args.repeats,
+        ),
+    )
+    torch.set_num_threads(2)
+
+    big = torch.randn(4096, 1024, generator=generator)
+    openmp = native._torch_openmp()
+    results = {}
+    for threads, entries in (("torch's OpenMP team", openmp), ("pthreads", None)):
+        if threads.startswith("torch") and entries is None:
+            continue
+        lib.nf_use_openmp(*(entries[:3] if entries else (None, None, None)))
+        forward = lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow)  # noqa: E731
+        for key, setup in (("alone", nothing), ("right after a torch op", big.sum)):
+            # each in its own loop: interleaved, "alone" would follow the other case's torch op
+            results[f"{threads}, {key}"] = _medians({key: (setup, forward)}, args.repeats)[key]
+    if openmp is not None:
+        lib.nf_use_openmp(*openmp[:3])
+    _print("forward bag sum, 2 threads:", results)
+
+    groups, middle = clos_for_density(n, 1 / 16)
+    cascade = SparseCascade(clos_topology(n, n, groups=groups, middle=middle))
+    dense = nn.Linear(n, n)
+    one = torch.randn(1, n, generator=generator)
+    cases = {
+        "alone": (nothing, lambda: cascade(one)),
+        "right after a dense forward": (lambda: dense(one), lambda: cascade(one)),
+        "dense nn.Linear, alone": (nothing, lambda: dense(one)),
+    }
+    with torch.no_grad():  # each case in its own loop, so "alone" keeps its weights cached
+        medians = {
+            key: _medians({key: case}, args.repeats * 10)[key] for key, case in cases.items()
+        }
+    _print("Clos cascade, batch-1 forward:", medians)
+
+
+if __name__ == "__main__":
+    main()
