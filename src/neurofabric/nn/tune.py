@@ -3,11 +3,12 @@
 ``kernel="auto"`` (:func:`~neurofabric.kernels.select_kernel`) is a fixed policy whose
 thresholds were measured on one processor; where the machine's BLAS is relatively faster or
 slower, the fastest kernel for a junction moves (``benchmarks/tune_example.py`` on a 2-core
-AVX-512 Xeon: ``dense`` took 0.72 ms against 1.49 for ``auto``'s ``gather`` at 800x100,
-density 0.2, batch 256). :func:`tune_kernels` measures instead, like
-``torch.backends.cudnn.benchmark``: one forward of an example batch records every
-:class:`~neurofabric.nn.SparseLinear`'s input, then each layer runs every kernel that supports
-its junction, forward + backward (or forward only), and keeps the fastest. Weights,
+AVX-512 Xeon, with ``gather``'s torch passes: ``dense`` took 0.72 ms against 1.49 for
+``auto``'s ``gather`` at 800x100, density 0.2, batch 256; with its native passes they tie).
+:func:`tune_kernels` measures instead, like ``torch.backends.cudnn.benchmark``: one forward
+of an example batch records every :class:`~neurofabric.nn.SparseLinear`'s input, then each
+layer runs every kernel that supports its junction, forward + backward (or forward only), and
+keeps the fastest. Weights,
 ``state_dict`` and gradients are untouched; only ``set_kernel`` is called.
 """
 
