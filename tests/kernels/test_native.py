@@ -263,14 +263,14 @@ def test_no_compiler(fresh_loader, monkeypatch):
 def test_failed_compile_falls_back(fresh_loader, monkeypatch):
     monkeypatch.setattr(native, "_compiler", lambda: "/bin/false")
     assert native.library() is None
-    assert native.status().startswith("compiling gather.c failed")
+    assert native.status().startswith("compiling the native passes failed")
     assert not list(fresh_loader.glob("*.so*"))  # no half-written library left behind
 
 
 @needs_native
 def test_compiles_once_into_the_cache(fresh_loader):
     assert native.library() is not None
-    (built,) = fresh_loader.glob("gather-*.so")
+    (built,) = fresh_loader.glob("native-*.so")
     stamp = built.stat().st_mtime_ns
     native.reset()
     assert native.library() is not None  # loaded from the cache, not rebuilt
@@ -329,4 +329,4 @@ def test_an_unexpected_loader_error_falls_back(fresh_loader, monkeypatch):
     monkeypatch.setattr(native, "cache_dir", broken)
     monkeypatch.setattr(native, "_compiler", lambda: "/bin/false")
     assert native.library() is None  # never raises into a forward pass
-    assert native.status().startswith("compiling gather.c failed")
+    assert native.status().startswith("compiling the native passes failed")

@@ -35,6 +35,7 @@ output width, ``e`` edges.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -43,6 +44,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from neurofabric.kernels.native import passes
 from neurofabric.topology.blocks import GridPermutation
 from neurofabric.topology.junction import Junction
 from neurofabric.topology.topology import Topology
@@ -107,6 +109,26 @@ class BlockChainPlan:
     @property
     def out_features(self) -> int:
         return self.stages[-1].out_features
+
+    @functools.cached_property
+    def vector_chain(self) -> passes.VectorChain | None:
+        """The stages laid out to run one sample in a single native call
+        (:func:`_vector_chain`): each reads the previous stage's output vector in place, its
+        input order a pair of strides. ``None`` if some stage cannot: an output order, a skip,
+        weights not in block order, an input order that needs a copy, or too wide a block."""
+        shapes, strides = [], []
+        for stage in self.stages:
+            if stage.output_order is not None or stage.skip or stage.weight_order != "view":
+                return None
+            if not passes.block_product_fits(stage.block_in):
+                return None
+            probe = torch.empty(stage.in_features, 1)
+            x = _to_blocks(probe, stage)
+            if x.untyped_storage().data_ptr() != probe.untyped_storage().data_ptr():
+                return None
+            shapes.append((stage.blocks, stage.block_out, stage.block_in))
+            strides.append((x.stride(0), x.stride(1)))
+        return passes.VectorChain(shapes, strides)
 
 
 # ----------------------------------------------------------------------------- planning
@@ -302,6 +324,44 @@ def _bmm(a: torch.Tensor, b: torch.Tensor, batch_major: bool = False) -> torch.T
     return torch.bmm(_blas_operand(a), _blas_operand(b))
 
 
+def _native(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """Whether a stage's product runs on the native block product (``blocks.c``): one sample,
+    float32 on the CPU, where one C call beats a batched BLAS call's dispatch (at batch 2 and
+    up ``torch.bmm`` was faster [meas])."""
+    operands = (weight, x) if bias is None else (weight, x, bias)
+    return (
+        x.shape[-1] == 1
+        and weight.is_contiguous()
+        and (bias is None or bias.is_contiguous())
+        and passes.block_product_fits(x.shape[1])
+        and passes.usable(*operands)
+    )
+
+
+def _vector_chain(
+    input: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    plan: BlockChainPlan,
+    bias: torch.Tensor | None,
+) -> torch.Tensor | None:
+    """Inference on one sample in one native call (:attr:`BlockChainPlan.vector_chain`), or
+    ``None`` where that does not apply and the general path runs. At a batch of one the
+    stages' products are a few microseconds each; the torch ops and calls around them (views,
+    one product per stage) took as long again [meas: benchmarks/native_passes.py]."""
+    chain = plan.vector_chain
+    if chain is None:
+        return None
+    tensors = (input, *weights) if bias is None else (input, *weights, bias)
+    if not passes.usable(*tensors) or not all(t.is_contiguous() for t in tensors):
+        return None
+    out = passes.vector_chain(chain, weights, input, None if plan.residual else bias)
+    if plan.residual:
+        out = add_identity(out, input)
+        if bias is not None:
+            out = out + bias
+    return out
+
+
 def _outer(gz: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Weight gradient ``(g, o, b) @ (g, b, i) -> (g, o, i)``; a broadcast product at b = 1."""
     if gz.shape[-1] == 1:  # BLAS is slow at a contraction of length 1 [meas]
@@ -331,15 +391,19 @@ def _stage_forward(
     x = _to_blocks(h, stage)  # (g, i, b)
     if last:  # write the chain's (b, n) output directly, bias included
         order = stage.output_order
-        out = _bmm_batch_major(weight, x, bias if order is None else None)
-        out = out.view(out.shape[0], stage.out_features)
+        fused = bias if order is None else None
+        if _native(weight, x, fused):
+            out = passes.block_product(weight, x, fused).view(1, stage.out_features)
+        else:
+            out = _bmm_batch_major(weight, x, fused)
+        out = out.reshape(out.shape[0], stage.out_features)
         if order is not None:
             out = _permute_columns(out, order)
             if bias is not None:
                 out += bias
         y = out.t()  # (n, b)
     else:
-        y = _bmm(weight, x)  # (g, o, b)
+        y = passes.block_product(weight, x) if _native(weight, x, None) else _bmm(weight, x)
         if stage.output_order is not None:
             y = _permute_rows(_flat(y, stage.out_features), stage.output_order)
     if stage.skip:
@@ -474,6 +538,10 @@ def block_chain(
         or any(w.requires_grad for w in weights)
         or (bias is not None and bias.requires_grad)
     )
+    if batch == 1 and not differentiable and activation is None:
+        output = _vector_chain(input, weights, plan, bias)
+        if output is not None:
+            return output
     h = input.t()  # (i, b): a transposed view, read in place by the first bmm
     last = len(plan.stages) - 1
     for s, (stage, weight) in enumerate(zip(plan.stages, weights, strict=True)):

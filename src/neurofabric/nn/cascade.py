@@ -163,7 +163,8 @@ class SparseCascade(nn.Module):
         self.kernel = "block_chain" if use_chain else ",".join(names)
 
     def _stage_weights(self) -> list[torch.Tensor]:
-        return [self.junctions[name].weight for name in self._stage_names]
+        stages = self.junctions._modules  # not Module.__getattr__: this runs on every forward
+        return [stages[name]._parameters["weight"] for name in self._stage_names]
 
     # ----------------------------------------------------------------- forward
     def forward(self, input: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,12 @@
-"""Native CPU passes for the ``gather`` kernel: C compiled on first use, called through ctypes.
+"""Native CPU passes: C compiled on first use, called through ctypes.
 
-The C source (``gather.c`` beside this file) has no dependency but a C compiler and pthreads.
-It is compiled the first time a float32 ``gather`` layer runs on the CPU — never at import —
+The C sources beside this file (``gather.c``: the ``gather`` and ``csr`` kernels' passes;
+``blocks.c``: block-diagonal stages at small batches; ``threads.c``; ``nf.h``) have no
+dependency but a C compiler and pthreads. They are compiled into one library the first time
+a pass is needed — never at import —
 with ``$CC`` (else ``cc``, ``gcc`` or ``clang``) and ``-O3 -march=native``, into a cache
 directory (``$NEUROFABRIC_CACHE``, else ``~/.cache/neurofabric``) under a name that hashes the
-source, the flags, the compiler's version and the CPU, so a later process loads it in
+sources, the flags, the compiler's version and the CPU, so a later process loads it in
 milliseconds. The library file is written atomically (compiled to a temporary name, then
 renamed), so concurrent first runs do not see half a file; a directory that another user owns
 or can write to is refused (the per-user temporary fallback is created 0700), since a library
@@ -16,7 +18,7 @@ process's mapped files and hands its entry points to the library; without one, o
 ``NEUROFABRIC_NATIVE_OPENMP=0``, each pass starts pthreads.
 
 Without a compiler, or with ``NEUROFABRIC_NATIVE=0``, :func:`library` returns ``None`` and the
-``gather`` kernel runs its pure-torch passes instead (same results; :func:`status` says why).
+kernels run their pure-torch passes instead (same results; :func:`status` says why).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 5
+ABI_VERSION = 6
 
-SOURCE = Path(__file__).with_name("gather.c")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "blocks.c"))
+HEADER = Path(__file__).with_name("nf.h")
 FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
 _FALLBACK_FLAGS = ("-O3", "-std=gnu11", "-shared", "-fPIC", "-pthread")  # no -march=native
 
@@ -90,7 +93,7 @@ def _build(compiler: str, flags: tuple[str, ...], target: Path) -> None:
     os.close(handle)
     try:
         subprocess.run(
-            [compiler, *flags, str(SOURCE), "-o", temporary],
+            [compiler, *flags, *map(str, SOURCES), "-o", temporary],
             check=True,
             capture_output=True,
             timeout=120,
@@ -114,6 +117,10 @@ def _load(path: Path) -> ctypes.CDLL:
     functions = (lib.nf_bag_sum, lib.nf_edge_gradient, lib.nf_take, lib.nf_transpose)
     for function in (*functions, lib.nf_use_openmp):
         function.restype = None
+    lib.nf_block_product.argtypes = [i64] * 4 + [ptr, ptr, i64, i64, ptr, ptr, i64, i64]
+    lib.nf_block_product.restype = ctypes.c_int
+    lib.nf_block_chain.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
+    lib.nf_block_chain.restype = ctypes.c_int
     return lib
 
 
@@ -158,10 +165,11 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
         return None, f"{compiler} --version failed: {error}"
     errors = []
     for flags in (FLAGS, _FALLBACK_FLAGS):
-        key = "\n".join([SOURCE.read_text(), " ".join(flags), version, _cpu_signature()])
+        sources = [path.read_text() for path in (HEADER, *SOURCES)]
+        key = "\n".join([*sources, " ".join(flags), version, _cpu_signature()])
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         for directory in _cache_dirs():
-            target = directory / f"gather-{digest}.so"
+            target = directory / f"native-{digest}.so"
             try:
                 _private_directory(directory)
                 if not target.exists():
@@ -178,7 +186,7 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
                 threads = f"torch's OpenMP team ({openmp[3]})"
             built = f"{Path(compiler).name} {' '.join(flags[:2])}"
             return lib, f"compiled with {built}; threads: {threads}"
-    return None, "compiling gather.c failed: " + " | ".join(e.strip() for e in errors)
+    return None, "compiling the native passes failed: " + " | ".join(e.strip() for e in errors)
 
 
 def library() -> ctypes.CDLL | None:

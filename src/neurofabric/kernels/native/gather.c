@@ -9,35 +9,17 @@
  * index and weights while the chunk of gathered rows stays in the L2 cache; the caller picks
  * ``ld`` so that rows do not all fall into the same cache sets (``ld / 16`` odd).
  *
- * Parallelism: each pass splits its output rows into ``threads`` contiguous ranges, one thread
- * each; every output value is computed by one thread in a fixed order, so results do not
- * depend on the thread count. The threads are torch's own OpenMP team when the loader hands
- * over the runtime's entry points (``nf_use_openmp``): the passes run between torch ops whose
- * OpenMP workers keep spinning for a while after each parallel region, and a pass on threads
- * of its own competed with them for the cores (benchmarks/native_passes.py). Without
- * them, each pass starts pthreads.
- *
- * Vectors are GCC/Clang vector extensions (16 floats): the compiler maps them to AVX-512,
- * two AVX2 registers or four NEON registers as the machine has.
+ * Parallelism (threads.c): each pass splits its output rows into contiguous ranges, one
+ * thread each, so results do not depend on the thread count.
  */
-#include <pthread.h>
-#include <stdint.h>
-
-typedef int32_t index_t;
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned loads/stores */
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v4 __attribute__((vector_size(16)));
+#include "nf.h"
 
 #define CHUNK 64 /* batch columns per pass over the edges: four vectors */
-#define MAX_THREADS 64
 /* Edges ahead whose gathered rows the gradient pass prefetches: of 4, 8, 16 and 32, 16 was
  * fastest (4096², density 1/16, batch 256); the bag sums gained nothing from prefetching. */
 #ifndef PREFETCH
 #define PREFETCH 16
 #endif
-
-int nf_abi_version(void) { return 5; }
 
 /* ---------------------------------------------------------------- 16 × 16 transpose */
 
@@ -64,80 +46,6 @@ static inline void transpose16(v16* m) {
   TRANSPOSE_STAGE(2, LO2, HI2)
   TRANSPOSE_STAGE(4, LO4, HI4)
   TRANSPOSE_STAGE(8, LO8, HI8)
-}
-
-/* ---------------------------------------------------------------- threads */
-
-typedef void (*range_fn)(int64_t begin, int64_t end, const void* args);
-
-typedef struct {
-  range_fn fn;
-  int64_t begin, end;
-  const void* args;
-} range_job;
-
-static void* run_job(void* p) {
-  const range_job* job = (const range_job*)p;
-  job->fn(job->begin, job->end, job->args);
-  return NULL;
-}
-
-/* The OpenMP runtime torch runs on (libgomp, or a runtime with its GOMP_ entry points). */
-typedef void (*gomp_parallel_fn)(void (*)(void*), void*, unsigned, unsigned);
-typedef int (*omp_query_fn)(void);
-static gomp_parallel_fn gomp_parallel = NULL;
-static omp_query_fn omp_thread_num = NULL, omp_team_size = NULL;
-
-void nf_use_openmp(void* parallel, void* thread_num, void* num_threads) {
-  gomp_parallel = (gomp_parallel_fn)parallel;
-  omp_thread_num = (omp_query_fn)thread_num;
-  omp_team_size = (omp_query_fn)num_threads;
-}
-
-typedef struct {
-  range_fn fn;
-  int64_t n;
-  const void* args;
-} team_job;
-
-static void run_team_member(void* p) { /* the team may be smaller than asked: split by its size */
-  const team_job* job = (const team_job*)p;
-  const int64_t t = omp_thread_num(), size = omp_team_size();
-  const int64_t begin = job->n * t / size, end = job->n * (t + 1) / size;
-  if (begin < end) job->fn(begin, end, job->args);
-}
-
-/* fn over [0, n) in `threads` contiguous parts; the calling thread takes one of them. */
-static void parallel_for(int64_t n, int64_t threads, range_fn fn, const void* args) {
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads > n) threads = n;
-  if (threads <= 1) {
-    if (n > 0) fn(0, n, args);
-    return;
-  }
-  if (gomp_parallel) {
-    team_job job = {fn, n, args};
-    gomp_parallel(run_team_member, &job, (unsigned)threads, 0);
-    return;
-  }
-  pthread_t ids[MAX_THREADS];
-  range_job jobs[MAX_THREADS];
-  int started[MAX_THREADS];
-  for (int64_t t = 0; t < threads; ++t) {
-    jobs[t].fn = fn;
-    jobs[t].begin = n * t / threads;
-    jobs[t].end = n * (t + 1) / threads;
-    jobs[t].args = args;
-  }
-  for (int64_t t = 0; t + 1 < threads; ++t)
-    started[t] = pthread_create(&ids[t], NULL, run_job, &jobs[t]) == 0;
-  run_job(&jobs[threads - 1]);
-  for (int64_t t = 0; t + 1 < threads; ++t) {
-    if (started[t])
-      pthread_join(ids[t], NULL);
-    else
-      run_job(&jobs[t]); /* no thread to be had: run that part here */
-  }
 }
 
 /* ---------------------------------------------------------------- bag sum */
@@ -281,7 +189,7 @@ void nf_bag_sum(int64_t threads, int64_t bags, const index_t* offsets,
                 int64_t batch_major) {
   const bag_args a = {offsets, index,  magic, weight, rows, b,
                       ld_rows, out,    ld_out, bias, (int)batch_major};
-  parallel_for(bags, threads, bag_sum_range, &a);
+  nf_parallel_for(bags, threads, bag_sum_range, &a);
 }
 
 /* ---------------------------------------------------------------- edge gradient */
@@ -297,39 +205,6 @@ typedef struct {
   int64_t ld_x, b;
   float* dw;
 } edge_args;
-
-static inline float horizontal_sum(v16 v) {
-  const v8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-               __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const v4 q =
-      __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
-  return (q[0] + q[2]) + (q[1] + q[3]);
-}
-
-/* r[t] = Σ lanes of s[t], t < 16: a tree of two-vector shuffles (30 for 16 sums, against ~4
- * each for separate horizontal sums). */
-static inline v16 sum16(const v16* s) {
-  v16 u[8], v[4], w[2];
-  for (int t = 0; t < 8; ++t)
-    u[t] = __builtin_shufflevector(s[2 * t], s[2 * t + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18,
-                                   19, 20, 21, 22, 23) +
-           __builtin_shufflevector(s[2 * t], s[2 * t + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25,
-                                   26, 27, 28, 29, 30, 31);
-  for (int t = 0; t < 4; ++t)
-    v[t] = __builtin_shufflevector(u[2 * t], u[2 * t + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18,
-                                   19, 24, 25, 26, 27) +
-           __builtin_shufflevector(u[2 * t], u[2 * t + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
-                                   23, 28, 29, 30, 31);
-  for (int t = 0; t < 2; ++t)
-    w[t] = __builtin_shufflevector(v[2 * t], v[2 * t + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20,
-                                   21, 24, 25, 28, 29) +
-           __builtin_shufflevector(v[2 * t], v[2 * t + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22,
-                                   23, 26, 27, 30, 31);
-  return __builtin_shufflevector(w[0], w[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                 28, 30) +
-         __builtin_shufflevector(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
-                                 29, 31);
-}
 
 static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64_t row1,
                                                              const edge_args* a,
@@ -387,7 +262,7 @@ void nf_edge_gradient(int64_t threads, int64_t rows, const index_t* offsets,
                       const index_t* index, const float* g, int64_t ld_g, const float* x,
                       int64_t ld_x, int64_t b, float* dw) {
   const edge_args a = {offsets, index, g, ld_g, x, ld_x, b, dw};
-  parallel_for(rows, threads, edge_gradient_range, &a);
+  nf_parallel_for(rows, threads, edge_gradient_range, &a);
 }
 
 /* ---------------------------------------------------------------- weight gather */
@@ -406,7 +281,7 @@ static void take_range(int64_t e0, int64_t e1, const void* p) {
 /* out[e] = weight[order[e]]: the weights in transposed edge order. */
 void nf_take(int64_t threads, int64_t n, const index_t* order, const float* weight, float* out) {
   const take_args a = {order, weight, out};
-  parallel_for(n, threads, take_range, &a);
+  nf_parallel_for(n, threads, take_range, &a);
 }
 
 
@@ -443,5 +318,5 @@ static void transpose_range(int64_t block0, int64_t block1, const void* p) {
 void nf_transpose(int64_t threads, const float* src, int64_t rows, int64_t cols, int64_t ld_src,
                   float* dst, int64_t ld_dst) {
   const transpose_args a = {src, rows, cols, ld_src, dst, ld_dst};
-  parallel_for((cols + 15) / 16, threads, transpose_range, &a);
+  nf_parallel_for((cols + 15) / 16, threads, transpose_range, &a);
 }

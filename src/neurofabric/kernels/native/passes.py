@@ -1,4 +1,5 @@
-"""torch-facing wrappers of the native passes in ``gather.c`` (float32, int32, CPU).
+"""torch-facing wrappers of the native passes in ``gather.c`` and ``blocks.c`` (float32, int32,
+CPU).
 
 Shape legend: ``b`` batch, ``n`` rows (neurons), ``e`` edges, ``k`` fan-in.
 
@@ -8,6 +9,9 @@ functions here assume float32 CPU tensors and int32 indices.
 """
 
 from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
 
 import torch
 
@@ -22,7 +26,7 @@ def usable(*tensors: torch.Tensor) -> bool:
     if torch.compiler.is_compiling():  # a traced graph cannot call into ctypes
         return False
     for tensor in tensors:
-        if tensor.device.type != "cpu" or tensor.dtype not in (torch.float32, torch.int32):
+        if not tensor.is_cpu or tensor.dtype not in (torch.float32, torch.int32):
             return False
     return library() is not None
 
@@ -163,4 +167,82 @@ def take(weight: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         weight.data_ptr(),
         out.data_ptr(),
     )
+    return out
+
+
+#: Inputs of the widest block ``blocks.c`` takes (its copy of a block's input lives on the
+#: thread's stack); wider blocks are left to ``torch.bmm``.
+BLOCK_COPY_FLOATS = 16384
+
+
+def block_product_fits(in_width: int) -> bool:
+    """Whether :func:`block_product` and :func:`vector_chain` take blocks ``in_width`` wide."""
+    return in_width <= BLOCK_COPY_FLOATS
+
+
+def block_product(
+    weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(g, o, 1)``, contiguous: ``weight`` ``(g, o, i)`` (contiguous) times one sample ``x``
+    ``(g, i, 1)`` at any strides, plus ``bias`` ``(g·o,)``. Check :func:`block_product_fits`
+    first."""
+    g, o, i = weight.shape
+    y = torch.empty(g, o, 1, dtype=torch.float32)
+    status = library().nf_block_product(
+        _threads(g * o * i),
+        g,
+        o,
+        i,
+        weight.data_ptr(),
+        x.data_ptr(),
+        x.stride(0),
+        x.stride(1),
+        None if bias is None else bias.data_ptr(),
+        y.data_ptr(),
+        o,
+        1,
+    )
+    if status != 0:
+        raise ValueError(f"blocks {i} wide exceed the native product's input copy")
+    return y
+
+
+class VectorChain:
+    """A chain of block stages laid out for :func:`vector_chain`: per stage ``(g, o, i)`` and
+    the strides ``(block, input)`` at which its blocks read the previous stage's output."""
+
+    def __init__(self, shapes: Sequence[tuple[int, int, int]], strides: Sequence[tuple[int, int]]):
+        numbers = [n for shape, pair in zip(shapes, strides, strict=True) for n in (*shape, *pair)]
+        self.layout = (ctypes.c_int64 * len(numbers))(*numbers)
+        self.stages = len(shapes)
+        self.widths = [g * o for g, o, _ in shapes]
+        for _, _, i in shapes:
+            if not block_product_fits(i):
+                raise ValueError(f"blocks {i} wide exceed the native product's input copy")
+
+
+def vector_chain(
+    chain: VectorChain,
+    weights: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(1, o)``: one sample ``x`` (contiguous) through every stage of ``chain`` in one native
+    call, ``bias`` added to the last; ``weights`` contiguous in block order."""
+    *middle, last = chain.widths
+    scratch = torch.empty(sum(middle), dtype=torch.float32)
+    out = torch.empty(1, last, dtype=torch.float32)
+    pointers = [scratch.data_ptr() + 4 * sum(middle[:s]) for s in range(len(middle))]
+    status = library().nf_block_chain(
+        torch.get_num_threads(),
+        WORK_PER_THREAD,
+        chain.stages,
+        chain.layout,
+        (ctypes.c_void_p * chain.stages)(*(w.data_ptr() for w in weights)),
+        x.data_ptr(),
+        None if bias is None else bias.data_ptr(),
+        (ctypes.c_void_p * chain.stages)(*pointers, out.data_ptr()),
+    )
+    if status != 0:  # VectorChain checked the widths
+        raise RuntimeError("the native block chain refused its layout")
     return out
