@@ -131,3 +131,21 @@ def test_block_chain_checks_its_arguments():
         block_chain(torch.randn(2, 15), weights, plan)
     with pytest.raises(ValueError, match="3 stages need as many weights, got 2"):
         block_chain(torch.randn(2, 16), weights[:2], plan)
+
+
+@pytest.mark.parametrize("activation", [None, torch.relu], ids=["linear", "relu"])
+def test_a_linear_chain_is_one_autograd_node(activation):
+    topology = clos_topology(16, 16, groups=4, middle=4)
+    plan = block_chain_plan(topology)
+    weights = [torch.randn(j.nnz, requires_grad=True) for j in topology.junctions.values()]
+    x = torch.randn(5, 16, requires_grad=True)
+    out = block_chain(x, weights, plan, bias=torch.zeros(16), activation=activation)
+    nodes, pending = set(), [out.grad_fn]
+    while pending:  # every node between the output and the leaves
+        node = pending.pop()
+        nodes.add(type(node).__name__)
+        pending += [f for f, _ in node.next_functions if f is not None]
+    stages = {"_ChainBackward"} if activation is None else {"_BlockStageBackward"}
+    assert stages <= nodes and not ({"_ChainBackward", "_BlockStageBackward"} - stages) & nodes
+    out.sum().backward()
+    assert x.grad is not None and all(w.grad is not None for w in weights)

@@ -412,43 +412,113 @@ def _stage_forward(
     return y, x
 
 
+@dataclass(frozen=True)
+class _Saved:
+    """What a stage's backward needs besides its saved tensors (see :func:`_save`)."""
+
+    view_of_input: bool  # the blocks' input is a view of the stage input, which was saved
+    in_shape: torch.Size
+    in_batch_major: bool
+
+
+def _save(h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, _Saved]:
+    """The tensor a stage keeps for its backward — the stage input ``h`` when the blocks'
+    input ``x`` is a view of it, else ``x`` — and how to read it back."""
+    view_of_input = x._is_view() and x._base is (h._base if h._is_view() else h)
+    return (h if view_of_input else x), _Saved(view_of_input, h.shape, _batch_major(h))
+
+
+def _stage_backward(
+    saved: torch.Tensor,
+    weight: torch.Tensor,
+    gy: torch.Tensor,
+    stage: ChainStage,
+    info: _Saved,
+    needs: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of one stage for its input, block weights and bias (those ``needs`` asks
+    for), from ``gy`` laid out like the stage's output; the input's gradient is laid out like
+    the stage's input."""
+    batch = gy.shape[-1]
+    x = _to_blocks(saved, stage) if info.view_of_input else saved
+    gz = gy
+    if stage.output_order is not None:
+        gz = _permute_rows(_flat(gy, stage.out_features), stage.output_inverse)
+    gz = gz.reshape(stage.blocks, stage.block_out, batch)  # (g, o, b)
+    gh = gw = gb = None
+    if needs[2]:
+        gb = _flat(gy, stage.out_features).sum(-1)
+    if needs[1]:
+        gw = _outer(gz, x)  # (g, o, i)
+    if needs[0]:
+        gx = _bmm(weight.transpose(1, 2), gz, info.in_batch_major)  # (g, i, b)
+        gh = _from_blocks(gx, stage, info.in_shape)
+        if stage.skip:
+            shared = min(stage.in_features, stage.out_features)
+            gh = _add_rows(gh, _flat(gy, stage.out_features)[:shared], stage.in_features)
+    return gh, gw, gb
+
+
 class _BlockStage(torch.autograd.Function):
-    """One stage on feature-major activations: ``(*grid_in, b) -> (*grid_out, b)``."""
+    """One stage on feature-major activations: ``(*grid_in, b) -> (*grid_out, b)`` (for
+    chains with an activation between stages, which autograd differentiates)."""
 
     @staticmethod
     def forward(ctx, h, weight, bias, stage: ChainStage, last: bool):
         y, x = _stage_forward(h, weight, bias, stage, last)
-        view_of_input = x._is_view() and x._base is (h._base if h._is_view() else h)
-        ctx.save_for_backward(h if view_of_input else x, weight)
-        ctx.view_of_input = view_of_input
+        saved, ctx.info = _save(h, x)
+        ctx.save_for_backward(saved, weight)
         ctx.stage = stage
-        ctx.in_shape = h.shape
-        ctx.in_batch_major = _batch_major(h)
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gy):
         saved, weight = ctx.saved_tensors
-        stage: ChainStage = ctx.stage
-        batch = gy.shape[-1]
-        x = _to_blocks(saved, stage) if ctx.view_of_input else saved
-        gz = gy
-        if stage.output_order is not None:
-            gz = _permute_rows(_flat(gy, stage.out_features), stage.output_inverse)
-        gz = gz.reshape(stage.blocks, stage.block_out, batch)  # (g, o, b)
-        gh = gw = gb = None
-        if ctx.needs_input_grad[2]:
-            gb = _flat(gy, stage.out_features).sum(-1)
-        if ctx.needs_input_grad[1]:
-            gw = _outer(gz, x)  # (g, o, i)
-        if ctx.needs_input_grad[0]:
-            gx = _bmm(weight.transpose(1, 2), gz, ctx.in_batch_major)  # (g, i, b)
-            gh = _from_blocks(gx, stage, ctx.in_shape)
-            if stage.skip:
-                shared = min(stage.in_features, stage.out_features)
-                gh = _add_rows(gh, _flat(gy, stage.out_features)[:shared], stage.in_features)
-        return gh, gw, gb, None, None
+        needs = tuple(ctx.needs_input_grad[:3])
+        return *_stage_backward(saved, weight, gy, ctx.stage, ctx.info, needs), None, None
+
+
+class _Chain(torch.autograd.Function):
+    """A whole chain without activations, ``(b, i) -> (b, o)``, as one autograd node: one
+    Python call into the forward and one into the backward instead of one per stage (and a
+    view node per stage), which was most of a small cascade's step [meas]."""
+
+    @staticmethod
+    def forward(ctx, input, bias, stages: tuple[ChainStage, ...], *blocks):
+        h = input.t()  # (i, b): a transposed view, read in place by the first bmm
+        last = len(stages) - 1
+        saved, infos = [], []
+        for s, (stage, block) in enumerate(zip(stages, blocks, strict=True)):
+            y, x = _stage_forward(h, block, bias if s == last else None, stage, s == last)
+            kept, info = _save(h, x)
+            saved.append(kept)
+            infos.append(info)
+            h = y
+        ctx.save_for_backward(*saved, *blocks)
+        ctx.stages, ctx.infos = stages, infos
+        return _flat(h, stages[-1].out_features).t()  # (b, o), batch-major
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        stages = ctx.stages
+        depth = len(stages)
+        tensors = ctx.saved_tensors
+        saved, blocks = tensors[:depth], tensors[depth:]
+        need_input, need_bias = ctx.needs_input_grad[:2]
+        need_blocks = ctx.needs_input_grad[3:]
+        grads: list[torch.Tensor | None] = [None] * depth
+        gy, grad_bias = grad_output.t(), None  # (o, b), like the last stage's output
+        for s in reversed(range(depth)):
+            last = s == depth - 1
+            needs = (s > 0 or need_input, need_blocks[s], last and need_bias)
+            gy, grads[s], gb = _stage_backward(
+                saved[s], blocks[s], gy, stages[s], ctx.infos[s], needs
+            )
+            grad_bias = gb if last else grad_bias
+        grad_input = None if gy is None else gy.t()  # the first stage's input was input.t()
+        return grad_input, grad_bias, None, *grads
 
 
 def _permute_columns(matrix: torch.Tensor, order: GridPermutation) -> torch.Tensor:
@@ -542,18 +612,25 @@ def block_chain(
         output = _vector_chain(input, weights, plan, bias)
         if output is not None:
             return output
-    h = input.t()  # (i, b): a transposed view, read in place by the first bmm
-    last = len(plan.stages) - 1
-    for s, (stage, weight) in enumerate(zip(plan.stages, weights, strict=True)):
-        block = _block_weight(weight, stage, buffers.get(f"weight_index_{s}"))
-        stage_bias = bias if s == last and not plan.residual else None
-        if differentiable:
-            h = _BlockStage.apply(h, block, stage_bias, stage, s == last)
-        else:  # inference: skip the autograd.Function machinery
-            h, _ = _stage_forward(h, block, stage_bias, stage, s == last)
-        if activation is not None and s != last:
-            h = activation(_flat(h, stage.out_features).t()).t()
-    output = _flat(h, plan.out_features).t()  # (b, o), dense: the last stage wrote batch-major
+    blocks = [
+        _block_weight(weight, stage, buffers.get(f"weight_index_{s}"))
+        for s, (stage, weight) in enumerate(zip(plan.stages, weights, strict=True))
+    ]
+    chain_bias = None if plan.residual else bias
+    if differentiable and activation is None:
+        output = _Chain.apply(input, chain_bias, plan.stages, *blocks)
+    else:
+        h = input.t()  # (i, b): a transposed view, read in place by the first bmm
+        last = len(plan.stages) - 1
+        for s, (stage, block) in enumerate(zip(plan.stages, blocks, strict=True)):
+            stage_bias = chain_bias if s == last else None
+            if differentiable:
+                h = _BlockStage.apply(h, block, stage_bias, stage, s == last)
+            else:  # inference: skip the autograd.Function machinery
+                h, _ = _stage_forward(h, block, stage_bias, stage, s == last)
+            if activation is not None and s != last:
+                h = activation(_flat(h, stage.out_features).t()).t()
+        output = _flat(h, plan.out_features).t()  # (b, o), dense: the last stage wrote it so
     if not output.is_contiguous():
         output = output.contiguous()
     if plan.residual:
