@@ -8,8 +8,10 @@ Prints medians (interleaved repeats) of:
   padded stride :func:`~neurofabric.kernels.native.passes.row_stride` picks;
 - the same pass alone and right after a torch op, on torch's OpenMP team and on pthreads
   (whose threads compete with OpenMP workers still spinning after torch's last parallel op);
-- a Clos cascade's batch-1 forward alone and right after a dense ``nn.Linear`` forward (which
-  evicts the cascade's weights from the caches).
+- a Clos cascade's batch-1 forward (one native call for the whole chain, ``blocks.c``) alone
+  and right after a dense ``nn.Linear`` forward (which evicts the cascade's weights from the
+  caches), beside its products stage by stage on the native block product and on
+  ``torch.bmm``, and the general path the chain took before.
 
     .venv/bin/python benchmarks/native_passes.py [--features 4096] [--batch 256] [--repeats 20]
 """
@@ -19,13 +21,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from unittest import mock
 
 import numpy as np
 import torch
 from torch import nn
 
 from neurofabric.bench import clos_for_density, machine_name
-from neurofabric.kernels import native
+from neurofabric.kernels import block_chain, native
 from neurofabric.kernels._sparse import sort_order, transpose_offsets
 from neurofabric.kernels.native import passes
 from neurofabric.nn import SparseCascade
@@ -145,9 +148,35 @@ def main() -> None:
     cascade = SparseCascade(clos_topology(n, n, groups=groups, middle=middle))
     dense = nn.Linear(n, n)
     one = torch.randn(1, n, generator=generator)
+    weights = [w.detach() for w in cascade._stage_weights()]
+    plan = block_chain.block_chain_plan(cascade.topology)
+    stages = [
+        (block_chain._block_weight(w, stage, None), stage)
+        for w, stage in zip(weights, plan.stages, strict=True)
+    ]
+
+    def stage_by_stage(product):
+        """The chain's products only, one call per stage on ``product``."""
+        h = one.t()
+        for block, stage in stages:
+            h = product(block, block_chain._to_blocks(h, stage)).reshape(-1, 1)
+
+    def on_bmm():  # the general path: no one-call chain, no native product
+        with (
+            mock.patch.object(block_chain, "_vector_chain", lambda *a: None),
+            mock.patch.object(block_chain, "_native", lambda *a: False),
+        ):
+            return cascade(one)
+
     cases = {
-        "alone": (nothing, lambda: cascade(one)),
+        "alone (one native call for the chain)": (nothing, lambda: cascade(one)),
         "right after a dense forward": (lambda: dense(one), lambda: cascade(one)),
+        "stage by stage, native product": (
+            nothing,
+            lambda: stage_by_stage(passes.block_product),
+        ),
+        "stage by stage, torch.bmm": (nothing, lambda: stage_by_stage(torch.bmm)),
+        "the general path (torch.bmm and the ops around it)": (nothing, on_bmm),
         "dense nn.Linear, alone": (nothing, lambda: dense(one)),
     }
     with torch.no_grad():  # each case in its own loop, so "alone" keeps its weights cached

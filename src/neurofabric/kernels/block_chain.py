@@ -14,12 +14,18 @@ grid) is a ``reshape``/``permute`` that copies whole rows once — never ``x[:, 
 first stage reads the ``(b, i)`` input through a transposed view; the last writes the ``(b, o)``
 output in one pass that also adds the bias; the input gradient costs one such pass too.
 
-**Autograd.** Each stage is one small :class:`torch.autograd.Function` (skipped when no
-gradient is needed); its backward is two ``bmm`` calls on the same strided views and hands the
-previous stage its gradient laid out like that stage's output, so no operand ever reaches
-``bmm`` without a unit stride (SPEC §11: under plain autograd a shuffle can hand ``bmm`` such a
-gradient, which takes a slow path). Below :data:`SMALL_BATCH` the products run transposed,
-with the batch as the row dimension, where BLAS is several times faster.
+**Autograd.** A chain without activations is one :class:`torch.autograd.Function` (with
+activations between stages, one per stage, and autograd differentiates the activations; none
+when no gradient is needed). A stage's backward is two ``bmm`` calls on the same strided views
+and hands the previous stage its gradient laid out like that stage's output, so no operand
+ever reaches ``bmm`` without a unit stride (SPEC §11: under plain autograd a shuffle can hand
+``bmm`` such a gradient, which takes a slow path). Below :data:`SMALL_BATCH` the products run
+transposed, with the batch as the row dimension, where BLAS is several times faster.
+
+**One sample** (float32, CPU) runs on the native block product (``native/blocks.c``), which
+reads a stage's input at the strides of its grid permutation; at inference, a chain whose
+stages all read their input that way (Clos, block-shuffle; not stages with an output order)
+runs in a single native call (:attr:`BlockChainPlan.vector_chain`).
 
 **Weights** arrive as the junction's ``(e,)`` canonical edge vector (sorted by output neuron,
 then input neuron). Without an output order, and when every block reads its inputs in
