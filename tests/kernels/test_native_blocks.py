@@ -212,3 +212,17 @@ def test_float64_and_disabled_native_use_bmm(monkeypatch):
     torch.testing.assert_close(
         block_chain(x.float(), single, plan), expected.float(), rtol=1e-5, atol=1e-5
     )
+
+
+def test_a_cascade_that_ran_one_sample_still_copies_and_saves(tmp_path):
+    import copy
+
+    cascade = SparseCascade(clos_topology(64, 64, groups=4, middle=8))
+    one = torch.randn(1, 64)
+    with torch.no_grad():
+        expected = cascade(one)  # lays out the plan's vector chain where the library exists
+    torch.save(cascade, tmp_path / "cascade.pt")
+    loaded = torch.load(tmp_path / "cascade.pt", weights_only=False)
+    with torch.no_grad():
+        for model in (loaded, copy.deepcopy(cascade)):
+            torch.testing.assert_close(model(one), expected)

@@ -212,6 +212,7 @@ class VectorChain:
     the strides ``(block, input)`` at which its blocks read the previous stage's output."""
 
     def __init__(self, shapes: Sequence[tuple[int, int, int]], strides: Sequence[tuple[int, int]]):
+        self._arguments = (tuple(map(tuple, shapes)), tuple(map(tuple, strides)))
         numbers = [n for shape, pair in zip(shapes, strides, strict=True) for n in (*shape, *pair)]
         self.layout = (ctypes.c_int64 * len(numbers))(*numbers)
         self.stages = len(shapes)
@@ -219,6 +220,9 @@ class VectorChain:
         for _, _, i in shapes:
             if not block_product_fits(i):
                 raise ValueError(f"blocks {i} wide exceed the native product's input copy")
+
+    def __reduce__(self):  # pickled (torch.save of a model) as its arguments: ctypes arrays
+        return VectorChain, self._arguments  # do not pickle
 
 
 def vector_chain(
