@@ -124,6 +124,18 @@ def test_gradcheck(case, name):
     assert torch.autograd.gradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_dense_and_reference_kernels_have_second_derivatives(case):
+    """Built from autograd's own ops, so gradient penalties (double backward) work."""
+    for name in ("dense", "reference"):
+        junction = _supported(case, name)
+        kernel = KERNELS[name]
+        plan = kernel.prepare(junction)
+        x = torch.randn(2, junction.in_features, dtype=torch.float64, requires_grad=True)
+        weight = torch.randn(junction.nnz, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradgradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
+
+
 @pytest.mark.parametrize("name", ["gather", "csr", "blockdiag", "dense"])
 def test_only_needed_gradients(name):
     junction = JUNCTIONS["monarch-64-stage1" if name == "blockdiag" else "regular-64x32-fo4"]
