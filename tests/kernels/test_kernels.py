@@ -124,16 +124,16 @@ def test_gradcheck(case, name):
     assert torch.autograd.gradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
 
 
+@pytest.mark.parametrize("name", ["dense", "reference"])
 @pytest.mark.parametrize("case", CASES)
-def test_dense_and_reference_kernels_have_second_derivatives(case):
+def test_dense_and_reference_kernels_have_second_derivatives(case, name):
     """Built from autograd's own ops, so gradient penalties (double backward) work."""
-    for name in ("dense", "reference"):
-        junction = _supported(case, name)
-        kernel = KERNELS[name]
-        plan = kernel.prepare(junction)
-        x = torch.randn(2, junction.in_features, dtype=torch.float64, requires_grad=True)
-        weight = torch.randn(junction.nnz, dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradgradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
+    junction = _supported(case, name)
+    kernel = KERNELS[name]
+    plan = kernel.prepare(junction)
+    x = torch.randn(2, junction.in_features, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(junction.nnz, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x, w: kernel(x, w, plan, junction), (x, weight))
 
 
 @pytest.mark.parametrize("name", ["gather", "csr", "blockdiag", "dense"])
