@@ -282,18 +282,33 @@ def test_compiles_once_into_the_cache(fresh_loader):
 
 @needs_native
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 flags")
-def test_a_build_without_avx512_is_declined(fresh_loader, monkeypatch):
-    """GCC splits the passes' 16-float vectors through the stack without AVX-512 (an AVX2
-    build ran the bag sums 16x slower than the torch passes), so the torch passes run."""
-    flags = ("-O3", "-march=haswell", "-std=gnu11", "-shared", "-fPIC", "-pthread")
+@pytest.mark.parametrize(("march", "lanes"), [("haswell", 8), ("x86-64", 4)])
+def test_narrower_vector_builds_agree(fresh_loader, monkeypatch, march, lanes):
+    """Builds for AVX2 (8-float vectors) and plain SSE2 (4) compute what the torch twins do
+    (the widths a CPU without AVX-512, or NEON, compiles for)."""
+    flags = ("-O3", f"-march={march}", "-std=gnu11", "-shared", "-fPIC", "-pthread")
     monkeypatch.setattr(native, "FLAGS", flags)
     monkeypatch.setattr(native, "_FALLBACK_FLAGS", flags)
-    assert native.library() is None
-    assert "without AVX-512" in native.status()
-    layer = SparseLinear(regular_junction(32, 16, fan_in=4, seed=0), kernel="gather")
-    x = torch.randn(5, 32, requires_grad=True)
-    layer(x).sum().backward()  # the torch passes
-    assert x.grad.shape == (5, 32)
+    assert native.library() is not None and native.library().nf_lanes() == lanes
+    assert f"({lanes}-float vectors)" in native.status()
+    table, b = _table((48, 40, 5, 63))
+    (o, k), i = table.shape, 40
+    generator = torch.Generator().manual_seed(2)
+    weight = torch.randn(o * k, generator=generator)
+    x = torch.randn(b, i, generator=generator)
+    g = torch.randn(b, o, generator=generator)
+    x_rows, g_rows = passes.feature_major(x), passes.feature_major(g)
+    assert torch.equal(x_rows, x.t())  # the native transpose, lanes × lanes blocks
+    twin = F.embedding_bag(table.long(), x.t(), mode="sum", per_sample_weights=weight.view(o, k))
+    forward = passes.bag_sum(x_rows, table, weight, o, offsets=_rows(table), batch_major=True)
+    torch.testing.assert_close(forward, twin.t(), rtol=1e-5, atol=1e-5)
+    expected_dw = (g.t()[:, None, :] * x.t()[table.long()]).sum(-1).view(-1)
+    got_dw = passes.edge_gradient(g_rows, x_rows, table, offsets=_rows(table))
+    torch.testing.assert_close(got_dw, expected_dw, rtol=1e-4, atol=1e-4)
+    blocks, sample = torch.randn(3, 21, 37), torch.randn(3, 37, 1)
+    torch.testing.assert_close(
+        passes.block_product(blocks, sample), torch.bmm(blocks, sample), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_float64_and_compiled_graphs_use_the_torch_passes():

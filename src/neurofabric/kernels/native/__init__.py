@@ -17,10 +17,11 @@ loaded (libgomp, or Intel's or LLVM's, which export the same ``GOMP_parallel``) 
 process's mapped files and hands its entry points to the library; without one, or with
 ``NEUROFABRIC_NATIVE_OPENMP=0``, each pass starts pthreads.
 
-Without a compiler, with ``NEUROFABRIC_NATIVE=0``, or where the build has no AVX-512 (the
-passes' 16-float vectors are then split into pieces through the stack: an AVX2 build ran the
-bag sums 16x slower), :func:`library` returns ``None`` and the kernels run their pure-torch
-passes instead (same results; :func:`status` says why).
+The C is written for vectors of one register's width (``nf.h``: 16 floats with AVX-512, 8
+with AVX/AVX2, 4 with SSE2 or NEON); :func:`status` names the width of the build.
+
+Without a compiler, or with ``NEUROFABRIC_NATIVE=0``, :func:`library` returns ``None`` and the
+kernels run their pure-torch passes instead (same results; :func:`status` says why).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 7
+ABI_VERSION = 8
 
 SOURCES = tuple(Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "blocks.c"))
 HEADER = Path(__file__).with_name("nf.h")
@@ -123,7 +124,7 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_block_product.restype = ctypes.c_int
     lib.nf_block_chain.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
     lib.nf_block_chain.restype = ctypes.c_int
-    lib.nf_native_vectors.restype = ctypes.c_int
+    lib.nf_lanes.restype = ctypes.c_int
     return lib
 
 
@@ -183,17 +184,13 @@ def _compile_and_load() -> tuple[ctypes.CDLL | None, str]:
                 errors.append(f"{' '.join(flags[:2])} in {directory}: {error} {stderr[:300]}")
                 continue
             built = f"{Path(compiler).name} {' '.join(flags[:2])}"
-            if not lib.nf_native_vectors():
-                return None, (
-                    f"native passes not used: compiled with {built} for a CPU without AVX-512, "
-                    "where their 16-float vectors ran 10-20x slower than the torch passes"
-                )
             threads = "pthreads"
             openmp = None if os.environ.get("NEUROFABRIC_NATIVE_OPENMP") == "0" else _torch_openmp()
             if openmp is not None:
                 lib.nf_use_openmp(*openmp[:3])
                 threads = f"torch's OpenMP team ({openmp[3]})"
-            return lib, f"compiled with {built}; threads: {threads}"
+            lanes = lib.nf_lanes()
+            return lib, f"compiled with {built} ({lanes}-float vectors); threads: {threads}"
     return None, "compiling the native passes failed: " + " | ".join(e.strip() for e in errors)
 
 

@@ -29,47 +29,48 @@ typedef struct {
 
 /* Σ_i w[i] · x[i] with four independent sums (the dependency chain of one would bound it). */
 static inline float dot1(const float* w, const float* x, int64_t n) {
-  v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+  vec s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+  const int64_t L = NF_LANES;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    s0 += *(const v16u*)(w + i) * *(const v16*)(x + i);
-    s1 += *(const v16u*)(w + i + 16) * *(const v16*)(x + i + 16);
-    s2 += *(const v16u*)(w + i + 32) * *(const v16*)(x + i + 32);
-    s3 += *(const v16u*)(w + i + 48) * *(const v16*)(x + i + 48);
+  for (; i + 4 * L <= n; i += 4 * L) {
+    s0 += *(const vecu*)(w + i) * *(const vec*)(x + i);
+    s1 += *(const vecu*)(w + i + L) * *(const vec*)(x + i + L);
+    s2 += *(const vecu*)(w + i + 2 * L) * *(const vec*)(x + i + 2 * L);
+    s3 += *(const vecu*)(w + i + 3 * L) * *(const vec*)(x + i + 3 * L);
   }
-  for (; i + 16 <= n; i += 16) s0 += *(const v16u*)(w + i) * *(const v16*)(x + i);
+  for (; i + L <= n; i += L) s0 += *(const vecu*)(w + i) * *(const vec*)(x + i);
   float t = horizontal_sum((s0 + s1) + (s2 + s3));
   for (; i < n; ++i) t += w[i] * x[i];
   return t;
 }
 
-/* Sixteen rows' dot products with one column x (batch 1): a sum per row over whole vectors,
- * then one shuffle tree for all sixteen (a horizontal sum per row costs as much as a short
- * row's products); the last in % 16 inputs are added one by one. */
-static inline void dot16(const float* w, int64_t in, const float* x, float* t) {
-  v16 s[16];
-  const int64_t whole = in / 16 * 16;
-  for (int r = 0; r < 16; ++r) {
+/* NF_LANES rows' dot products with one column x: a sum per row over whole vectors, then one
+ * reduction for all of them (sum_lanes; a horizontal sum per row costs as much as a short
+ * row's products); the last in % NF_LANES inputs are added one by one. */
+static inline void dot_rows(const float* w, int64_t in, const float* x, float* t) {
+  const int64_t L = NF_LANES, whole = in / NF_LANES * NF_LANES;
+  vec s[NF_LANES];
+  for (int r = 0; r < NF_LANES; ++r) {
     const float* row = w + r * in;
-    v16 a = {0}, b = {0};
+    vec a = {0}, b = {0};
     int64_t i = 0;
-    for (; i + 32 <= whole; i += 32) {
-      a += *(const v16u*)(row + i) * *(const v16*)(x + i);
-      b += *(const v16u*)(row + i + 16) * *(const v16*)(x + i + 16);
+    for (; i + 2 * L <= whole; i += 2 * L) {
+      a += *(const vecu*)(row + i) * *(const vec*)(x + i);
+      b += *(const vecu*)(row + i + L) * *(const vec*)(x + i + L);
     }
-    if (i < whole) a += *(const v16u*)(row + i) * *(const v16*)(x + i);
+    if (i < whole) a += *(const vecu*)(row + i) * *(const vec*)(x + i);
     s[r] = a + b;
   }
-  const v16 r16 = sum16(s);
-  for (int r = 0; r < 16; ++r) {
-    float v = r16[r];
+  const vec sums = sum_lanes(s);
+  for (int r = 0; r < NF_LANES; ++r) {
+    float v = sums[r];
     for (int64_t i = whole; i < in; ++i) v += w[r * in + i] * x[i];
     t[r] = v;
   }
 }
 
-/* Rows [o0, o1) of block g; o0 is a multiple of 16. Which rows take which path depends on
- * the row alone, never on where a thread's part begins. */
+/* Rows [o0, o1) of block g; o0 is a multiple of NF_LANES. Which rows take which path depends
+ * on the row alone, never on where a thread's part begins. */
 static void block_part(const block_args* a, int64_t g, int64_t o0, int64_t o1, float* copy) {
   const int64_t in = a->in;
   const float* xg = a->x + g * a->x_block;
@@ -77,8 +78,8 @@ static void block_part(const block_args* a, int64_t g, int64_t o0, int64_t o1, f
   const float* bias = a->bias ? a->bias + g * a->out : (const float*)0;
   float* y = a->y + g * a->y_block;
   int64_t o = o0;
-  if (in < 16) /* a few inputs (a Clos network's middle stage): rows in fours, whose sums do
-                  not wait on each other */
+  if (in < NF_LANES) /* a few inputs (a Clos network's middle stage): rows in fours, whose
+                        sums do not wait on each other */
     for (; o + 4 <= o1; o += 4) {
       const float* w = a->weight + (g * a->out + o) * in;
       float t[4] = {0.f, 0.f, 0.f, 0.f};
@@ -86,27 +87,28 @@ static void block_part(const block_args* a, int64_t g, int64_t o0, int64_t o1, f
         for (int r = 0; r < 4; ++r) t[r] += w[r * in + i] * copy[i];
       for (int r = 0; r < 4; ++r) y[(o + r) * a->y_out] = (bias ? bias[o + r] : 0.f) + t[r];
     }
-  for (; o + 16 <= o1; o += 16) {
-    float t[16];
-    dot16(a->weight + (g * a->out + o) * in, in, copy, t);
-    for (int r = 0; r < 16; ++r) y[(o + r) * a->y_out] = (bias ? bias[o + r] : 0.f) + t[r];
+  for (; o + NF_LANES <= o1; o += NF_LANES) {
+    float t[NF_LANES];
+    dot_rows(a->weight + (g * a->out + o) * in, in, copy, t);
+    for (int r = 0; r < NF_LANES; ++r)
+      y[(o + r) * a->y_out] = (bias ? bias[o + r] : 0.f) + t[r];
   }
   for (; o < o1; ++o)
     y[o * a->y_out] = (bias ? bias[o] : 0.f) + dot1(a->weight + (g * a->out + o) * in, copy, in);
 }
 
-/* Groups [u0, u1) of sixteen output rows, counted block by block (a block's last group may be
- * short): threads split at group boundaries, so every row is summed the same way whatever the
- * thread count. */
+/* Groups [u0, u1) of NF_LANES output rows, counted block by block (a block's last group may
+ * be short): threads split at group boundaries, so every row is summed the same way whatever
+ * the thread count. */
 static void block_rows(int64_t u0, int64_t u1, const void* p) {
   const block_args* a = (const block_args*)p;
   float copy[COPY_FLOATS] __attribute__((aligned(64)));
-  const int64_t groups = (a->out + 15) / 16;
+  const int64_t groups = (a->out + NF_LANES - 1) / NF_LANES;
   while (u0 < u1) {
     const int64_t g = u0 / groups, first = u0 % groups;
     const int64_t last = u1 - g * groups < groups ? u1 - g * groups : groups;
-    const int64_t o1 = 16 * last < a->out ? 16 * last : a->out;
-    block_part(a, g, 16 * first, o1, copy);
+    const int64_t o1 = NF_LANES * last < a->out ? NF_LANES * last : a->out;
+    block_part(a, g, NF_LANES * first, o1, copy);
     u0 = g * groups + last;
   }
 }
@@ -118,7 +120,7 @@ int nf_block_product(int64_t threads, int64_t blocks, int64_t out, int64_t in,
                      const float* bias, float* y, int64_t y_block, int64_t y_out) {
   if (in > COPY_FLOATS) return -1;
   const block_args a = {out, in, weight, x, x_block, x_in, bias, y, y_block, y_out};
-  nf_parallel_for(blocks * ((out + 15) / 16), threads, block_rows, &a);
+  nf_parallel_for(blocks * ((out + NF_LANES - 1) / NF_LANES), threads, block_rows, &a);
   return 0;
 }
 
@@ -139,7 +141,7 @@ int nf_block_chain(int64_t threads, int64_t work_per_thread, int64_t stages,
     const block_args a = {l[1],       l[2], weights[s], s ? outputs[s - 1] : x,
                           l[3],       l[4], s + 1 == stages ? bias : (const float*)0,
                           outputs[s], l[1], 1};
-    nf_parallel_for(l[0] * ((l[1] + 15) / 16), team, block_rows, &a);
+    nf_parallel_for(l[0] * ((l[1] + NF_LANES - 1) / NF_LANES), team, block_rows, &a);
   }
   return 0;
 }

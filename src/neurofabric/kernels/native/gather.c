@@ -14,39 +14,12 @@
  */
 #include "nf.h"
 
-#define CHUNK 64 /* batch columns per pass over the edges: four vectors */
+#define CHUNK (4 * NF_LANES) /* batch columns per pass over the edges: four vectors */
 /* Edges ahead whose gathered rows the gradient pass prefetches: of 4, 8, 16 and 32, 16 was
  * fastest (4096², density 1/16, batch 256); the bag sums gained nothing from prefetching. */
 #ifndef PREFETCH
 #define PREFETCH 16
 #endif
-
-/* ---------------------------------------------------------------- 16 × 16 transpose */
-
-/* m[i][j] ← m[j][i] for sixteen vectors of sixteen floats: four butterfly stages that swap
- * the off-diagonal h × h blocks of each 2h × 2h block, h = 1, 2, 4, 8 (64 shuffles). */
-#define TRANSPOSE_STAGE(h, LO, HI)                                 \
-  for (int i = 0; i < 16; ++i) {                                   \
-    if (i & (h)) continue;                                         \
-    const v16 a_ = m[i], b_ = m[i + (h)];                          \
-    m[i] = __builtin_shufflevector(a_, b_, LO);                    \
-    m[i + (h)] = __builtin_shufflevector(a_, b_, HI);              \
-  }
-#define LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-#define LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-
-static inline void transpose16(v16* m) {
-  TRANSPOSE_STAGE(1, LO1, HI1)
-  TRANSPOSE_STAGE(2, LO2, HI2)
-  TRANSPOSE_STAGE(4, LO4, HI4)
-  TRANSPOSE_STAGE(8, LO8, HI8)
-}
 
 /* ---------------------------------------------------------------- bag sum */
 
@@ -67,13 +40,19 @@ typedef struct {
   int batch_major;   /* out is (b, bags) with row stride ld_out, else (bags, b) */
 } bag_args;
 
-#define PREFETCH_ROW(p)                  \
-  {                                      \
-    const char* next_ = (const char*)(p); \
-    __builtin_prefetch(next_);           \
-    __builtin_prefetch(next_ + 64);      \
-    __builtin_prefetch(next_ + 128);     \
-    __builtin_prefetch(next_ + 192);     \
+/* The CHUNK · 4 bytes of one gathered row's chunk (four lines with AVX-512, two with AVX2,
+ * one with SSE2 or NEON; the conditions are compile-time constants). */
+#define PREFETCH_ROW(p)                       \
+  {                                           \
+    const char* next_ = (const char*)(p);     \
+    __builtin_prefetch(next_);                \
+    if (CHUNK * 4 > 64) {                     \
+      __builtin_prefetch(next_ + 64);         \
+    }                                         \
+    if (CHUNK * 4 > 128) {                    \
+      __builtin_prefetch(next_ + 128);        \
+      __builtin_prefetch(next_ + 192);        \
+    }                                         \
   }
 
 /* source_of(e): the row edge e gathers; `divide` is a compile-time constant in each copy of
@@ -81,7 +60,7 @@ typedef struct {
 #define SOURCE_OF(e) \
   (divide ? (int64_t)(((__uint128_t)(uint32_t)index[e] * magic) >> 64) : (int64_t)index[e])
 
-/* One chunk of columns [c0, c0 + 16·nv) of the bags [bag0, bag1); nv (1–4 vectors), `divide`
+/* One chunk of columns [c0, c0 + NF_LANES·nv) of the bags [bag0, bag1); nv (1–4 vectors), `divide`
  * and `batch_major` are compile-time constants in each copy. The last chunk of a batch that is
  * not a multiple of 64 has fewer vectors, the last of them partly past column b: rows are
  * padded to whole vectors with zeros (passes.py), so those lanes read zeros, and they are never
@@ -98,24 +77,24 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
   const int64_t ld = a->ld_rows, ld_out = a->ld_out;
   const int64_t width = a->b - c0 < CHUNK ? a->b - c0 : CHUNK; /* columns kept */
   const float* rows = a->rows + c0;
-  /* batch-major output: sixteen bags' sums are kept (tile) and written as whole 64-byte
-   * pieces of sixteen consecutive columns after a 16 × 16 transpose */
-  for (int64_t group = bag0; group < bag1; group += 16) {
-    const int64_t group_end = group + 16 < bag1 ? group + 16 : bag1;
-    v16 tile[4][16];
+  /* batch-major output: NF_LANES bags' sums are kept (tile) and written as whole vectors of
+   * NF_LANES consecutive columns after an NF_LANES × NF_LANES transpose */
+  for (int64_t group = bag0; group < bag1; group += NF_LANES) {
+    const int64_t group_end = group + NF_LANES < bag1 ? group + NF_LANES : bag1;
+    vec tile[4][NF_LANES];
     for (int64_t bag = group; bag < group_end; ++bag) {
       const int64_t e0 = offsets[bag], e1 = offsets[bag + 1];
       /* two edges per step into two sets of accumulators: half the dependency chain */
       const float start = bias ? bias[bag] : 0.f;
-      v16 p[4], q[4];
+      vec p[4], q[4];
       for (int v = 0; v < nv; ++v) {
-        p[v] = (v16){0} + start;
-        q[v] = (v16){0};
+        p[v] = (vec){0} + start;
+        q[v] = (vec){0};
       }
       int64_t e = e0;
       for (; e + 2 <= e1; e += 2) {
-        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
-        const v16u* rq = (const v16u*)(rows + SOURCE_OF(e + 1) * ld);
+        const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
+        const vecu* rq = (const vecu*)(rows + SOURCE_OF(e + 1) * ld);
         const float wp = weight[e], wq = weight[e + 1];
         for (int v = 0; v < nv; ++v) {
           p[v] += wp * rp[v];
@@ -123,33 +102,34 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
         }
       }
       if (e < e1) {
-        const v16u* rp = (const v16u*)(rows + SOURCE_OF(e) * ld);
+        const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
         const float wp = weight[e];
         for (int v = 0; v < nv; ++v) p[v] += wp * rp[v];
       }
       if (batch_major) {
         for (int v = 0; v < nv; ++v) tile[v][bag - group] = p[v] + q[v];
-      } else if (width == 16 * nv) {
-        v16u* o = (v16u*)(a->out + bag * ld_out + c0);
+      } else if (width == NF_LANES * nv) {
+        vecu* o = (vecu*)(a->out + bag * ld_out + c0);
         for (int v = 0; v < nv; ++v) o[v] = p[v] + q[v];
       } else { /* keep the output's padding zero: other passes read it as whole vectors */
         float* o = a->out + bag * ld_out + c0;
         for (int v = 0; v < nv; ++v) {
-          const v16 r = p[v] + q[v];
-          for (int c = 0; c < 16 && 16 * v + c < width; ++c) o[16 * v + c] = r[c];
+          const vec r = p[v] + q[v];
+          for (int c = 0; c < NF_LANES && NF_LANES * v + c < width; ++c)
+            o[NF_LANES * v + c] = r[c];
         }
       }
     }
-    if (batch_major && group_end - group == 16) {
+    if (batch_major && group_end - group == NF_LANES) {
       for (int v = 0; v < nv; ++v) {
-        transpose16(tile[v]); /* tile[v][c]: column c0 + 16v + c of the sixteen bags */
-        for (int c = 0; c < 16 && 16 * v + c < width; ++c)
-          *(v16u*)(a->out + (c0 + 16 * v + c) * ld_out + group) = tile[v][c];
+        transpose_lanes(tile[v]); /* tile[v][c]: column c0 + NF_LANES·v + c of the bags */
+        for (int c = 0; c < NF_LANES && NF_LANES * v + c < width; ++c)
+          *(vecu*)(a->out + (c0 + NF_LANES * v + c) * ld_out + group) = tile[v][c];
       }
     } else if (batch_major) {
       for (int64_t bag = group; bag < group_end; ++bag)
         for (int c = 0; c < width; ++c)
-          a->out[(c0 + c) * ld_out + bag] = tile[c / 16][bag - group][c % 16];
+          a->out[(c0 + c) * ld_out + bag] = tile[c / NF_LANES][bag - group][c % NF_LANES];
     }
   }
 }
@@ -159,7 +139,7 @@ static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int
                                                                const int divide,
                                                                const int batch_major) {
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t vectors = (a->b - c0 + 15) / 16;
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = left < 4 ? left : 4;
     if (vectors >= 4)
       bag_chunk(bag0, bag1, a, c0, 4, divide, batch_major);
     else if (vectors == 3)
@@ -215,26 +195,26 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
   const int64_t ld_g = a->ld_g, ld_x = a->ld_x, end = offsets[row1];
   const float* x = a->x + c0;
   for (int64_t j = row0; j < row1; ++j) {
-    const v16u* gp = (const v16u*)(a->g + j * ld_g + c0);
-    v16 g[4];
+    const vecu* gp = (const vecu*)(a->g + j * ld_g + c0);
+    vec g[4];
     for (int v = 0; v < nv; ++v) g[v] = gp[v];
     int64_t e = offsets[j];
     const int64_t e1 = offsets[j + 1];
-    for (; e + 16 <= e1; e += 16) {
-      v16 s[16];
-      for (int t = 0; t < 16; ++t) {
+    for (; e + NF_LANES <= e1; e += NF_LANES) {
+      vec s[NF_LANES];
+      for (int t = 0; t < NF_LANES; ++t) {
         if (e + t + PREFETCH < end) PREFETCH_ROW(x + (int64_t)index[e + t + PREFETCH] * ld_x)
-        const v16u* xp = (const v16u*)(x + (int64_t)index[e + t] * ld_x);
+        const vecu* xp = (const vecu*)(x + (int64_t)index[e + t] * ld_x);
         s[t] = g[0] * xp[0];
         for (int v = 1; v < nv; ++v) s[t] += g[v] * xp[v];
       }
-      const v16 r = sum16(s);
-      v16u* d = (v16u*)(dw + e);
+      const vec r = sum_lanes(s);
+      vecu* d = (vecu*)(dw + e);
       *d = c0 ? *d + r : r;
     }
     for (; e < e1; ++e) {
-      const v16u* xp = (const v16u*)(x + (int64_t)index[e] * ld_x);
-      v16 s = g[0] * xp[0];
+      const vecu* xp = (const vecu*)(x + (int64_t)index[e] * ld_x);
+      vec s = g[0] * xp[0];
       for (int v = 1; v < nv; ++v) s += g[v] * xp[v];
       const float t = horizontal_sum(s);
       dw[e] = c0 ? dw[e] + t : t;
@@ -246,7 +226,7 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
 static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
   const edge_args* a = (const edge_args*)p;
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t vectors = (a->b - c0 + 15) / 16;
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = left < 4 ? left : 4;
     if (vectors >= 4)
       edge_chunk(row0, row1, a, c0, 4);
     else if (vectors == 3)
@@ -294,19 +274,20 @@ typedef struct {
   int64_t ld_dst;
 } transpose_args;
 
-/* dst[c, r] = src[r, c] for the source columns c of blocks [block0, block1) of sixteen. */
+/* dst[c, r] = src[r, c] for the source columns c of blocks [block0, block1) of NF_LANES. */
 static void transpose_range(int64_t block0, int64_t block1, const void* p) {
   const transpose_args* a = (const transpose_args*)p;
   const int64_t rows = a->rows, ld_src = a->ld_src, ld_dst = a->ld_dst;
-  for (int64_t c0 = block0 * 16; c0 < block1 * 16 && c0 < a->cols; c0 += 16) {
-    const int64_t width = a->cols - c0 < 16 ? a->cols - c0 : 16;
+  for (int64_t c0 = block0 * NF_LANES; c0 < block1 * NF_LANES && c0 < a->cols; c0 += NF_LANES) {
+    const int64_t width = a->cols - c0 < NF_LANES ? a->cols - c0 : NF_LANES;
     int64_t r0 = 0;
-    if (width == 16) {
-      for (; r0 + 16 <= rows; r0 += 16) {
-        v16 m[16];
-        for (int i = 0; i < 16; ++i) m[i] = *(const v16u*)(a->src + (r0 + i) * ld_src + c0);
-        transpose16(m);
-        for (int i = 0; i < 16; ++i) *(v16u*)(a->dst + (c0 + i) * ld_dst + r0) = m[i];
+    if (width == NF_LANES) {
+      for (; r0 + NF_LANES <= rows; r0 += NF_LANES) {
+        vec m[NF_LANES];
+        for (int i = 0; i < NF_LANES; ++i)
+          m[i] = *(const vecu*)(a->src + (r0 + i) * ld_src + c0);
+        transpose_lanes(m);
+        for (int i = 0; i < NF_LANES; ++i) *(vecu*)(a->dst + (c0 + i) * ld_dst + r0) = m[i];
       }
     }
     for (int64_t c = c0; c < c0 + width; ++c)
@@ -318,5 +299,5 @@ static void transpose_range(int64_t block0, int64_t block1, const void* p) {
 void nf_transpose(int64_t threads, const float* src, int64_t rows, int64_t cols, int64_t ld_src,
                   float* dst, int64_t ld_dst) {
   const transpose_args a = {src, rows, cols, ld_src, dst, ld_dst};
-  nf_parallel_for((cols + 15) / 16, threads, transpose_range, &a);
+  nf_parallel_for((cols + NF_LANES - 1) / NF_LANES, threads, transpose_range, &a);
 }

@@ -12,18 +12,10 @@
 #include "nf.h"
 
 /* Bumped with every change of an exported function's signature (ABI_VERSION in __init__.py). */
-int nf_abi_version(void) { return 7; }
+int nf_abi_version(void) { return 8; }
 
-/* Whether this build has registers as wide as the passes' 16-float vectors. Without AVX-512,
- * GCC lowers each vector operation to pieces through the stack, and an AVX2 build ran the
- * bag sums 16x slower than the torch passes' twins; the loader then declines the library. */
-int nf_native_vectors(void) {
-#if defined(__AVX512F__)
-  return 1;
-#else
-  return 0;
-#endif
-}
+/* Floats per vector of this build (nf.h), for the loader's report. */
+int nf_lanes(void) { return NF_LANES; }
 
 typedef struct {
   range_fn fn;
