@@ -3,6 +3,8 @@ sample: stage by stage, or the whole chain in one call."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -25,8 +27,8 @@ needs_native = pytest.mark.skipif(
     native.library() is None, reason=f"native passes unavailable: {native.status()}"
 )
 
-# (blocks, out, in): widths below, at and across one vector (16) and rows below, at and
-# across the groups of 16 and 4 the product takes them in
+# (blocks, out, in): widths below, at and across one vector (16 floats with AVX-512) and rows
+# below, at and across the groups of one vector's width and of 4 the product takes them in
 PRODUCT_CASES = {
     "1x1x1": (1, 1, 1),
     "128x8x8": (128, 8, 8),  # a Clos middle stage
@@ -215,8 +217,6 @@ def test_float64_and_disabled_native_use_bmm(monkeypatch):
 
 
 def test_a_cascade_that_ran_one_sample_still_copies_and_saves(tmp_path):
-    import copy
-
     cascade = SparseCascade(clos_topology(64, 64, groups=4, middle=8))
     one = torch.randn(1, 64)
     with torch.no_grad():

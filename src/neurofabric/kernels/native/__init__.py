@@ -1,7 +1,7 @@
 """Native CPU passes: C compiled on first use, called through ctypes.
 
 The C sources beside this file (``gather.c``: the ``gather`` and ``csr`` kernels' passes;
-``blocks.c``: block-diagonal stages at small batches; ``threads.c``; ``nf.h``) have no
+``blocks.c``: block-diagonal stages on one sample; ``threads.c``; ``nf.h``) have no
 dependency but a C compiler and pthreads. They are compiled into one library the first time
 a pass is needed — never at import —
 with ``$CC`` (else ``cc``, ``gcc`` or ``clang``) and ``-O3 -march=native``, into a cache
