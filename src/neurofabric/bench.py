@@ -163,8 +163,8 @@ def _cases(features: int, density: float, methods: Sequence[str], seed: int) -> 
         elif method in ("gather", "csr"):
             layer = SparseLinear(structured, kernel=method)
             detail = f"fan-in {structured.fan_in[0]}"
-            if native.library() is not None:  # both run the native passes on the CPU
-                detail += ", native"
+            if native.library() is not None:  # the native passes, above batch 1 (mv at 1)
+                detail += ", native at batch > 1"
             yield _Case(method, layer, structured.nnz, detail)
         elif method == "blockdiag":
             blocks = max(1, round(1 / density))
