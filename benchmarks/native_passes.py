@@ -14,6 +14,10 @@ Prints medians (interleaved repeats) of:
   ``torch.bmm``, and the general path the chain took before.
 
     .venv/bin/python benchmarks/native_passes.py [--features 4096] [--batch 256] [--repeats 20]
+        [--march haswell]
+
+``--march`` builds the library for another target than this CPU (``haswell``: AVX2, 8-float
+vectors; ``x86-64``: SSE2, 4) — the passes at the vector width such a CPU compiles for.
 """
 
 from __future__ import annotations
@@ -58,7 +62,10 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--march", default="native", help="compiler -march (default native)")
     args = parser.parse_args()
+    if args.march != "native":
+        native.FLAGS = native._FALLBACK_FLAGS = ("-O3", f"-march={args.march}", *native.FLAGS[2:])
     lib = native.library()
     if lib is None:
         raise SystemExit(f"error: {native.status()}")

@@ -8,9 +8,9 @@ index is prepared once, and a complete junction (``e = o·i``, whose canonical o
 row-major order of the matrix) is a free ``view`` with no scatter at all. A sparse junction
 materialises its matrix with one in-place ``index_copy_`` into a zeroed matrix and runs
 ``F.linear`` with the bias fused into its GEMM as ``nn.Linear`` does (``fuses_bias``); both
-are autograd's own C++ nodes, so a small layer's step pays no Python in its backward. A
-hand-written autograd function for the materialisation (or for the whole product) was as fast
-from 256² up and 1.3–2.2× slower below (128², batch 1: 228 vs 102 µs per step, 2 threads).
+are autograd's own C++ nodes, so a small layer's step pays no Python in its backward (a
+hand-written autograd function for the materialisation cost a small layer's step about as
+much again as its arithmetic).
 
 The materialised matrix is fresh memory on every call: at 4096² (64 MB, above glibc's mmap
 threshold) zero-filling it costs ~27 ms of page faults, 2 ms without them, so at batch 1 this

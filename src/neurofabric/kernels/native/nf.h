@@ -3,7 +3,8 @@
  *
  * Vectors are GCC/Clang vector extensions of NF_LANES floats, one vector register each:
  * AVX-512 16, AVX/AVX2 8, SSE2 and NEON 4. (Written for 16-float vectors only, an AVX2 build
- * had GCC split every operation through the stack and ran the bag sums 16x slower.)
+ * had GCC split every operation through the stack, many times slower than the torch passes;
+ * benchmarks/native_passes.py --march times a width.)
  */
 #ifndef NEUROFABRIC_NF_H
 #define NEUROFABRIC_NF_H
