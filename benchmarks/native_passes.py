@@ -2,8 +2,9 @@
 
 Prints medians (interleaved repeats) of:
 
-- each pass of a training step: forward bag sum, ``take``, transposed bag sum, edge gradient,
-  and the transpose of a batch-major input into padded rows (beside torch's ``copy_``);
+- each pass of a training step: forward bag sum, the transposed edge order (a counting sort,
+  derived in every backward), ``take``, transposed bag sum, edge gradient, and the transpose
+  of a batch-major input into padded rows (beside torch's ``copy_``);
 - the forward bag sum on one thread with rows 1 KiB apart (``b = 256`` unpadded) against the
   padded stride :func:`~neurofabric.kernels.native.passes.row_stride` picks;
 - the same pass alone and right after a torch op, on torch's OpenMP team and on pthreads
@@ -94,6 +95,12 @@ def main() -> None:
                 "forward bag sum": (
                     nothing,
                     lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
+                ),
+                "transposed edge order (counting sort)": (
+                    nothing,
+                    lambda: passes.transpose_edges(
+                        crow, table.view(-1), offsets, rows=False, order=True
+                    ),
                 ),
                 "take (weights into transposed order)": (
                     nothing,

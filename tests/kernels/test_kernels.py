@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import neurofabric.kernels._sparse as _sparse
 import neurofabric.kernels.gather as gather_module
 from neurofabric.kernels import (
     KERNELS,
@@ -313,40 +312,42 @@ def test_index_plans_are_cpu_int32_and_one_index_per_edge():
     assert _per_edge(KERNELS["csr"].prepare(junction), junction) == ["col"]
 
 
-# (kernel, input requires grad, batch, per-edge indices held after forward + backward)
-TRANSPOSED_ON_DEMAND = [
-    ("gather", False, 5, ["table"]),  # first layer / frozen input: no ∂L/∂x
-    ("gather", True, 1, ["table"]),  # batch 1 scatters the e products, no order
-    ("gather", True, 5, ["table", "transpose_order"]),
-    ("csr", False, 5, ["col"]),
-    ("csr", True, 1, ["col"]),
-    ("csr", True, 5, ["col", "transpose_col", "transpose_order"]),
+# (kernel, dtype, input requires grad, batch): the torch passes (float64) and the native ones
+# (float32 above batch 1), with and without ∂L/∂x, and batch 1's scatter
+ONE_INDEX_PER_EDGE = [
+    (name, dtype, input_grad, batch)
+    for name in ("gather", "csr")
+    for dtype in (torch.float32, torch.float64)
+    for input_grad in (False, True)
+    for batch in (1, 5)
 ]
 
 
-@pytest.mark.parametrize(("name", "input_grad", "batch", "held"), TRANSPOSED_ON_DEMAND)
-def test_transposed_indices_are_derived_on_first_need(name, input_grad, batch, held):
+@pytest.mark.parametrize(("name", "dtype", "input_grad", "batch"), ONE_INDEX_PER_EDGE)
+def test_a_trained_layer_holds_one_index_per_edge(name, dtype, input_grad, batch):
+    """The transposed edges ∂L/∂x needs are derived in each backward and dropped after it, so
+    training holds no more indices than inference — and still gets the reference gradients."""
     irregular = random_junction(40, 30, nnz=300, seed=1)
     junction = irregular if name == "csr" else JUNCTIONS["regular-64x32-fo4"]
-    layer = SparseLinear(junction, kernel=name, dtype=torch.float64)
-    x = torch.randn(batch, junction.in_features, dtype=torch.float64, requires_grad=input_grad)
-    layer(x).sum().backward()
-    with torch.no_grad():  # inference never derives them either
-        layer(torch.randn(batch, junction.in_features, dtype=torch.float64))
-    assert _per_edge(layer.plan, junction) == held
-    order = _sparse.transpose_order(junction)
-    if "transpose_order" in held:
-        assert np.array_equal(layer.plan["transpose_order"].numpy(), order)
-    if "transpose_col" in held:
-        assert np.array_equal(layer.plan["transpose_col"].numpy(), junction.dst[order])
-    # Derived once, then reused: the buffers keep their storage on later steps.
+    layer = SparseLinear(junction, kernel=name, dtype=dtype)
     pointers = {key: tensor.data_ptr() for key, tensor in layer.plan.items()}
-    layer(x).sum().backward()
+    x = torch.randn(batch, junction.in_features, dtype=dtype, requires_grad=input_grad)
+    for _ in range(2):
+        layer.zero_grad()
+        layer(x).sum().backward()
+    with torch.no_grad():
+        layer(torch.randn(batch, junction.in_features, dtype=dtype))
+    assert _per_edge(layer.plan, junction) == ["col" if name == "csr" else "table"]
     assert {key: tensor.data_ptr() for key, tensor in layer.plan.items()} == pointers
-    # A fresh kernel choice starts from the forward index again; the state_dict never has any.
-    layer.set_kernel(name)
-    assert _per_edge(layer.plan, junction) == held[:1]
     assert all(key in ("weight", "bias") for key in layer.state_dict())
+    reference = SparseLinear(junction, kernel="reference", dtype=dtype)
+    reference.load_state_dict(layer.state_dict())
+    x_reference = x.detach().clone().requires_grad_(input_grad)
+    reference(x_reference).sum().backward()
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad, **tolerance)
+    if input_grad:
+        torch.testing.assert_close(x.grad, 2 * x_reference.grad, **tolerance)
 
 
 def test_blockdiag_skips_the_weight_gather_when_orders_agree():

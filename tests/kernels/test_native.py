@@ -236,6 +236,56 @@ def test_transposed_pass_uses_the_layers_own_offsets():
     torch.testing.assert_close(grad_x, (g @ dense).t(), rtol=1e-5, atol=1e-5)
 
 
+def _pattern(name: str):
+    """(crow, col, transpose_crow) int32 of a named CSR pattern, and its in_features."""
+    if name == "regular":
+        junction = regular_junction(48, 40, fan_in=6, seed=2)
+        crow, col, i = junction.indptr, junction.src, 48
+    elif name == "random":
+        junction = random_junction(37, 29, nnz=300, seed=3)
+        crow, col, i = junction.indptr, junction.src, 37
+    elif name == "empty rows and columns":  # rows 0, 2, 5 and every odd input have no edge
+        rows = [[], [4, 8], [], [0, 2, 6], [8], [], [2]]
+        crow = np.cumsum([0] + [len(r) for r in rows])
+        col, i = np.array([c for r in rows for c in r]), 10
+    elif name == "one input":  # every edge into input 3: a single transposed row
+        crow, col, i = np.arange(0, 41, 4), np.full(40, 3), 5
+    else:  # "no edges"
+        crow, col, i = np.zeros(4), np.zeros(0), 6
+    counts = np.bincount(np.asarray(col, dtype=np.int64), minlength=i)
+    transpose_crow = np.concatenate([[0], np.cumsum(counts)])
+    return [torch.from_numpy(np.asarray(a, dtype=np.int32)) for a in (crow, col, transpose_crow)]
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "name", ["regular", "random", "empty rows and columns", "one input", "no edges"]
+)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_transpose_edges_is_the_stable_sort(name, threads, monkeypatch):
+    crow, col, transpose_crow = _pattern(name)
+    monkeypatch.setattr(passes, "WORK_PER_THREAD", 1)  # several parts even on a tiny case
+    weight = torch.randn(col.numel())
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        transposed, rows, order = passes.transpose_edges(
+            crow, col, transpose_crow, weight, rows=True, order=True
+        )
+        only_order = passes.transpose_edges(crow, col, transpose_crow, rows=False, order=True)
+    finally:
+        torch.set_num_threads(saved)
+    expected = np.argsort(col.numpy(), kind="stable")  # by input, rows ascending within one
+    edge_rows = np.repeat(np.arange(crow.numel() - 1), np.diff(crow.numpy()))
+    assert order.dtype == rows.dtype == torch.int32 and transposed.dtype == torch.float32
+    assert np.array_equal(order.numpy(), expected)
+    assert np.array_equal(rows.numpy(), edge_rows[expected])
+    assert torch.equal(transposed, weight[expected])
+    assert only_order[0] is None and only_order[1] is None
+    assert torch.equal(only_order[2], order)
+    assert passes.transpose_edges(crow, col, transpose_crow, rows=False) == (None, None, None)
+
+
 @pytest.fixture
 def fresh_loader(tmp_path, monkeypatch):
     """A loader that has not looked yet, with its own cache directory; reset afterwards."""

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import torch
 
+from neurofabric.kernels.native import passes
 from neurofabric.topology.junction import Junction
 
 
@@ -24,12 +25,6 @@ def as_index(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=numpy_dtype, order="C", copy=True))
 
 
-def transpose_order(junction: Junction) -> np.ndarray:
-    """``(e,)`` the edges sorted by input neuron, then output neuron: the canonical edge order
-    of :meth:`Junction.transpose`, as indices into the canonical order."""
-    return np.argsort(junction.src, kind="stable")
-
-
 def transpose_offsets(junction: Junction) -> np.ndarray:
     """``(i + 1,)`` row pointer of the transposed pattern (input ``n`` owns ``[p[n], p[n+1])``)."""
     offsets = np.zeros(junction.in_features + 1, dtype=np.int64)
@@ -37,39 +32,37 @@ def transpose_offsets(junction: Junction) -> np.ndarray:
     return offsets
 
 
-def pending_index(dtype: torch.dtype) -> torch.Tensor:
-    """An empty placeholder for an index derived on first need (see :func:`derived_index`)."""
-    return torch.empty(0, dtype=dtype)
-
-
-def needs_input_gradient(x: torch.Tensor) -> bool:
-    """Whether a backward through this call will ask for ``∂L/∂x`` over a batch above one —
-    the only case that reads the transposed indices."""
-    return x.requires_grad and torch.is_grad_enabled() and x.shape[0] > 1
-
-
-def derived_index(slot: torch.Tensor, size: int, derive) -> torch.Tensor:
-    """The index held in ``slot``, derived with ``derive()`` the first time it is needed.
-
-    ``slot`` is a plan buffer that starts empty (:func:`pending_index`): a layer that never
-    back-propagates into its input (inference, a first layer) holds only its forward index.
-    The first call that needs the backward's index stores it in the buffer in place (so
-    ``.to(device)`` and later calls see it); under ``torch.compile`` it is derived in the graph
-    each call instead, as a traced function cannot fill a buffer.
-    """
-    if slot.numel() == size:
-        return slot
-    value = derive().to(slot.dtype)
-    if torch.compiler.is_compiling():
-        return value
-    with torch.no_grad():
-        slot.set_(value)
-    return slot
-
-
 def sort_order(keys: torch.Tensor) -> torch.Tensor:
     """Stable ``argsort`` of ``keys`` on their own device (``np.argsort(kind="stable")``)."""
     return torch.sort(keys, stable=True).indices
+
+
+def edge_rows(crow: torch.Tensor) -> torch.Tensor:
+    """``(e,)`` the output neuron (CSR row) of every edge in canonical order."""
+    rows = torch.arange(crow.numel() - 1, device=crow.device, dtype=crow.dtype)
+    return torch.repeat_interleave(rows, crow.diff())
+
+
+def transposed_edges(
+    crow: torch.Tensor, col: torch.Tensor, transpose_crow: torch.Tensor, *, rows: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(order, rows)``: the transposed edge order of the pattern ``crow``/``col`` — edges
+    sorted by input neuron, then output neuron (the canonical order of the transposed
+    junction), as indices into the canonical order — and, if ``rows``, each of those edges'
+    output neuron (``None`` otherwise).
+
+    Derived in every backward that needs ``∂L/∂x`` and dropped after it, so a layer holds one
+    index per edge: on the CPU by the native counting sort over the known counts
+    ``transpose_crow`` (:func:`~neurofabric.kernels.native.passes.transpose_edges`), elsewhere
+    (CUDA, ``torch.compile``, no C compiler) by a stable sort of ``col``.
+    """
+    if passes.usable(crow, col, transpose_crow):
+        _, edge_row, order = passes.transpose_edges(
+            crow, col, transpose_crow, rows=rows, order=True
+        )
+        return order, edge_row
+    order = sort_order(col)
+    return order, edge_rows(crow).index_select(0, order) if rows else None
 
 
 _first_csr = True

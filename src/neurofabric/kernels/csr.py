@@ -28,10 +28,10 @@ repeated runs, the 2-core AMD EPYC VM): forward
 (SPEC §11 measured 0.19 for this method); ``torch.sparse.mm`` with builtin autograd takes
 about 150 ms. ``gather``'s ``embedding_bag`` formulation does the same junction in 31 ms.
 
-Memory: ``col``, one int32 per edge, and two row pointers. The transposed ``order`` and ``col``
-(two more int32 per edge) serve only ``∂L/∂x`` at batches above one: they are derived (a stable
-sort of ``col``) by the first call whose input requires a gradient there, and kept from then on.
-A layer used for inference, or whose input needs no gradient, never holds them.
+Memory: ``col``, one int32 per edge, and two row pointers. The transposed order and columns
+that ``∂L/∂x`` needs at batches above one are derived in each backward and dropped after it
+(one native counting-sort pass on the CPU, a stable sort elsewhere), so training holds no more
+indices than inference.
 """
 
 from __future__ import annotations
@@ -42,23 +42,14 @@ from torch.autograd.function import once_differentiable
 from neurofabric.kernels._sparse import (
     as_index,
     csr,
-    derived_index,
     edge_gradient,
     index_dtype,
-    needs_input_gradient,
-    pending_index,
-    sort_order,
     transpose_offsets,
+    transposed_edges,
 )
 from neurofabric.kernels.base import Plan
 from neurofabric.kernels.native import product as native
 from neurofabric.topology.junction import Junction
-
-
-def edge_rows(crow: torch.Tensor) -> torch.Tensor:
-    """``(e,)`` the output neuron (CSR row) of every edge in canonical order."""
-    rows = torch.arange(crow.numel() - 1, device=crow.device, dtype=crow.dtype)
-    return torch.repeat_interleave(rows, crow.diff())
 
 
 def sparse_times(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -70,8 +61,8 @@ def sparse_times(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 class _CSRFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, crow, col, order, transpose_crow, transpose_col):
-        ctx.save_for_backward(x, weight, crow, col, order, transpose_crow, transpose_col)
+    def forward(ctx, x, weight, crow, col, transpose_crow):
+        ctx.save_for_backward(x, weight, crow, col, transpose_crow)
         o = crow.numel() - 1
         if x.shape[0] == 0 or weight.numel() == 0:
             return x.new_zeros(x.shape[0], o)
@@ -80,7 +71,7 @@ class _CSRFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        x, weight, crow, col, order, transpose_crow, transpose_col = ctx.saved_tensors
+        x, weight, crow, col, transpose_crow = ctx.saved_tensors
         o, i = crow.numel() - 1, x.shape[1]
         need_x, need_weight = ctx.needs_input_grad[:2]
         if x.shape[0] == 0 or weight.numel() == 0:
@@ -96,14 +87,15 @@ class _CSRFunction(torch.autograd.Function):
                 grad_weight = rows.mul_(x[0].index_select(0, col))
         else:
             grad_x = grad_weight = None
-            if need_x:
-                values = weight.index_select(0, order)  # (e,) in transposed order
+            if need_x:  # the transposed edges (e,), derived for this call only
+                order, transpose_col = transposed_edges(crow, col, transpose_crow, rows=True)
+                values = weight.index_select(0, order)
                 grad_x = sparse_times(
                     csr(transpose_crow, transpose_col, values, (i, o)), grad_output
                 )
             if need_weight:
                 grad_weight = edge_gradient(crow, col, grad_output.t(), x.t())
-        return grad_x, grad_weight, None, None, None, None, None
+        return grad_x, grad_weight, None, None, None
 
 
 class CSRKernel:
@@ -123,9 +115,7 @@ class CSRKernel:
         return {
             "crow": as_index(junction.indptr, dtype),  # (o + 1,)
             "col": as_index(junction.src, dtype),  # (e,)
-            "transpose_order": pending_index(dtype),  # (e,) once a backward needs ∂L/∂x
             "transpose_crow": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
-            "transpose_col": pending_index(dtype),  # (e,) likewise
         }
 
     def __call__(
@@ -136,25 +126,10 @@ class CSRKernel:
         junction: Junction,
         bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        crow, col = plan["crow"], plan["col"]
-        order, transpose_col = plan["transpose_order"], plan["transpose_col"]
-        if needs_input_gradient(x):
-            e = weight.numel()
-            order = derived_index(order, e, lambda: sort_order(col))
-            transpose_col = derived_index(
-                transpose_col, e, lambda: edge_rows(crow).index_select(0, order)
-            )
-        indices = (crow, col, order, plan["transpose_crow"], transpose_col)
+        crow, col, transpose_crow = plan["crow"], plan["col"], plan["transpose_crow"]
         if native.applies(x, weight, bias, col):
             return native.product(
-                x,
-                weight,
-                bias,
-                crow=crow,
-                col=col,
-                order=order,
-                transpose_crow=plan["transpose_crow"],
-                transpose_col=transpose_col,
+                x, weight, bias, crow=crow, col=col, transpose_crow=transpose_crow
             )
-        output = _CSRFunction.apply(x, weight, *indices)
+        output = _CSRFunction.apply(x, weight, crow, col, transpose_crow)
         return output if bias is None else output + bias

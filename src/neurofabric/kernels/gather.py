@@ -47,16 +47,14 @@ bench``'s step 27–38 ms against 109–137 ms for ``nn.Linear`` (this VM's timi
 every edge reads a 256-byte chunk of a random row, once per pass and per 64 batch columns.
 
 Memory: the layer holds the table, one int32 per edge, and two row pointers (``o + 1`` and
-``i + 1``). ``∂L/∂x`` needs the transposed edge order, one more int32 per edge: it is derived
-from the table (a stable sort, about 15 ms once at 4096², density 1/16) by the first call whose
-input requires a gradient at a batch above one, and kept from then on (``transpose_order``).
-So a layer used for inference, or a first layer (its input needs no gradient), holds one index
-per edge; a hidden layer being trained holds two. The transposed ``dst`` is derived from the
-order (``order // k``, a shift when ``k`` is a power of two) instead of being stored. Without
-the order, ``∂L/∂x`` would be an ``index_add_`` over chunks of ``(e, b)`` products: 110 ms
-instead of 12 ms at the size above; deriving it in every backward would add the sort's 15 ms
-to every step. Peak extra memory of one forward + backward at 8192², density
-1/16, batch 256: 173 MB (``F.linear``: 318 MB, ``dense``: 576 MB).
+``i + 1``). ``∂L/∂x`` needs the transposed edge order: each backward derives it and drops it
+after (:func:`~neurofabric.kernels._sparse.transposed_edges`), so training holds no more
+indices than inference. On the CPU that is one native counting-sort pass over the known
+fan-outs (0.8–1.2 ms at 4096², density 1/16, on the 2-core EPYC VM; a stable ``torch.sort``
+took 3.6–15 ms, and keeping the order from step to step saved about 1 ms of an 18 ms step);
+elsewhere a stable sort. The transposed ``dst`` is read off the order (``order // k``, a shift
+when ``k`` is a power of two) instead of being stored. Peak extra memory of one forward +
+backward at 8192², density 1/16, batch 256: 173 MB (``F.linear``: 318 MB, ``dense``: 576 MB).
 """
 
 from __future__ import annotations
@@ -68,13 +66,10 @@ from torch.autograd.function import once_differentiable
 from neurofabric.kernels._sparse import (
     as_index,
     csr,
-    derived_index,
     edge_gradient,
     index_dtype,
-    needs_input_gradient,
-    pending_index,
-    sort_order,
     transpose_offsets,
+    transposed_edges,
 )
 from neurofabric.kernels.base import Plan
 from neurofabric.kernels.native import product as native
@@ -132,10 +127,10 @@ def _row_of(edge: torch.Tensor, k: int) -> torch.Tensor:
 
 class _GatherFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, table, crow, order, offsets):
+    def forward(ctx, x, weight, table, crow, offsets):
         o, k = table.shape
         x_rows = x.t().contiguous()  # (i, b): transposed once, reused by every chunk and ∂L/∂w
-        ctx.save_for_backward(x_rows, weight, table, crow, order, offsets)
+        ctx.save_for_backward(x_rows, weight, table, crow, offsets)
         if x.shape[0] == 0 or k == 0:
             return x.new_zeros(x.shape[0], o)
         if x.shape[0] == 1:
@@ -146,12 +141,12 @@ class _GatherFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        x_rows, weight, table, crow, order, offsets = ctx.saved_tensors
+        x_rows, weight, table, crow, offsets = ctx.saved_tensors
         (o, k), (i, b) = table.shape, x_rows.shape
         need_x, need_weight = ctx.needs_input_grad[:2]
         if b == 0 or k == 0:
             grad_x = x_rows.new_zeros(b, i) if need_x else None
-            return grad_x, torch.zeros_like(weight) if need_weight else None, *[None] * 4
+            return grad_x, torch.zeros_like(weight) if need_weight else None, *[None] * 3
         grad_rows = grad_output.t().contiguous()  # (o, b)
         grad_x = grad_weight = None
         if need_x and b == 1:  # scatter-add the e products: no transposed order needed
@@ -159,7 +154,8 @@ class _GatherFunction(torch.autograd.Function):
             grad_x = x_rows.new_zeros(1, i)
             grad_x[0].index_add_(0, table.view(-1), products.view(-1))
         elif need_x:
-            transposed_weight = weight.index_select(0, order)  # (e,) in transposed order
+            order, _ = transposed_edges(crow, table.view(-1), offsets)  # (e,), this call only
+            transposed_weight = weight.index_select(0, order)
             grad_x = bag_sum(
                 _row_of(order, k), offsets, transposed_weight, grad_rows, i, batch_major=False
             )
@@ -168,7 +164,7 @@ class _GatherFunction(torch.autograd.Function):
             grad_weight = gathered.mul_(grad_rows).view(-1)
         elif need_weight:
             grad_weight = edge_gradient(crow, table.view(-1), grad_rows, x_rows)
-        return grad_x, grad_weight, None, None, None, None
+        return grad_x, grad_weight, None, None, None
 
 
 class GatherKernel:
@@ -188,7 +184,6 @@ class GatherKernel:
         return {
             "table": as_index(junction.fan_in_table(), dtype),  # (o, k)
             "crow": as_index(junction.indptr, dtype),  # (o + 1,)
-            "transpose_order": pending_index(dtype),  # (e,) once a backward needs ∂L/∂x
             "transpose_offsets": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
         }
 
@@ -200,10 +195,7 @@ class GatherKernel:
         junction: Junction,
         bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        table, order, offsets = plan["table"], plan["transpose_order"], plan["transpose_offsets"]
-        if needs_input_gradient(x):
-            order = derived_index(order, weight.numel(), lambda: sort_order(table.view(-1)))
-        crow = plan["crow"]
+        table, crow, offsets = plan["table"], plan["crow"], plan["transpose_offsets"]
         if native.applies(x, weight, bias, table):  # rows of k edges; dst = order // k
             return native.product(
                 x,
@@ -211,9 +203,8 @@ class GatherKernel:
                 bias,
                 crow=crow,
                 col=table.view(-1),
-                order=order,
                 transpose_crow=offsets,
                 divisor=table.shape[1],
             )
-        output = _GatherFunction.apply(x, weight, table, crow, order, offsets)
+        output = _GatherFunction.apply(x, weight, table, crow, offsets)
         return output if bias is None else output + bias

@@ -1,7 +1,8 @@
 """Native CPU passes: C compiled on first use, called through ctypes.
 
 The C sources beside this file (``gather.c``: the ``gather`` and ``csr`` kernels' passes;
-``blocks.c``: block-diagonal stages on one sample; ``threads.c``; ``nf.h``) have no
+``edges.c``: their transposed edge order, derived per backward; ``blocks.c``: block-diagonal
+stages on one sample; ``threads.c``; ``nf.h``) have no
 dependency but a C compiler and pthreads. They are compiled into one library the first time
 a pass is needed — never at import —
 with ``$CC`` (else ``cc``, ``gcc`` or ``clang``) and ``-O3 -march=native``, into a cache
@@ -37,9 +38,11 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 8
+ABI_VERSION = 9
 
-SOURCES = tuple(Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "blocks.c"))
+SOURCES = tuple(
+    Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "edges.c", "blocks.c")
+)
 HEADER = Path(__file__).with_name("nf.h")
 FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
 _FALLBACK_FLAGS = ("-O3", "-std=gnu11", "-shared", "-fPIC", "-pthread")  # no -march=native
@@ -124,6 +127,8 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_block_product.restype = ctypes.c_int
     lib.nf_block_chain.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
     lib.nf_block_chain.restype = ctypes.c_int
+    lib.nf_transpose_edges.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
+    lib.nf_transpose_edges.restype = ctypes.c_int
     lib.nf_lanes.restype = ctypes.c_int
     return lib
 

@@ -1,5 +1,5 @@
-"""torch-facing wrappers of the native passes in ``gather.c`` and ``blocks.c`` (float32, int32,
-CPU).
+"""torch-facing wrappers of the native passes in ``gather.c``, ``edges.c`` and ``blocks.c``
+(float32, int32, CPU).
 
 Shape legend: ``b`` batch, ``n`` rows (neurons), ``e`` edges, ``k`` fan-in.
 
@@ -168,6 +168,41 @@ def take(weight: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         out.data_ptr(),
     )
     return out
+
+
+def transpose_edges(
+    crow: torch.Tensor,
+    col: torch.Tensor,
+    transpose_crow: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    *,
+    rows: bool = True,
+    order: bool = False,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The edges of the CSR pattern ``crow``/``col`` in transposed order (by input neuron,
+    then output neuron), one counting-sort pass with the known counts ``transpose_crow``:
+    ``(weight[order], row of each edge, order)``, each ``None`` unless asked for (``weight``
+    given, ``rows``, ``order``)."""
+    o, i, e = crow.numel() - 1, transpose_crow.numel() - 1, col.numel()
+    threads = _threads(e * 4)
+    scratch = torch.empty(threads * i, dtype=torch.int32)
+    outputs = (
+        None if weight is None else torch.empty(e, dtype=torch.float32),
+        torch.empty(e, dtype=torch.int32) if rows else None,
+        torch.empty(e, dtype=torch.int32) if order else None,
+    )
+    library().nf_transpose_edges(
+        threads,
+        o,
+        i,
+        crow.data_ptr(),
+        col.data_ptr(),
+        None if weight is None else weight.data_ptr(),
+        transpose_crow.data_ptr(),
+        scratch.data_ptr(),
+        *(None if out is None else out.data_ptr() for out in outputs),
+    )
+    return outputs
 
 
 #: Inputs of the widest block ``blocks.c`` takes (its copy of a block's input lives on the

@@ -4,11 +4,14 @@ edges).
 
 Shape legend: ``b`` batch, ``i`` in_features, ``o`` out_features, ``e`` edges (nnz).
 
-The pattern comes in its two orientations: the canonical rows ``crow`` ``(o + 1,)`` over the
-edges' sources ``col`` ``(e,)``, and the transposed rows ``transpose_crow`` ``(i + 1,)`` over
-the transposed edge order ``order`` ``(e,)``, whose output neurons are ``transpose_col`` —
-or, with ``transpose_col=None``, ``order // divisor`` (a constant fan-in needs no stored
-column). Outputs and ``∂L/∂x`` are batch-major and contiguous, like ``nn.Linear``'s.
+The layer holds the pattern's canonical rows ``crow`` ``(o + 1,)`` over the edges' sources
+``col`` ``(e,)`` — one index per edge — and the transposed row pointer ``transpose_crow``
+``(i + 1,)``. The backward derives the transposed edges that ``∂L/∂x`` sums over in one
+counting-sort pass (``passes.transpose_edges``) and drops them after: with a constant fan-in
+``divisor`` the transposed order and the weights gathered through it (the bag sum reads each
+edge's output neuron off its number, ``order // divisor``), else the weights and output
+neurons written straight into transposed order. Outputs and ``∂L/∂x`` are batch-major and
+contiguous, like ``nn.Linear``'s.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ def applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, in
 
 class _NativeProduct(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, crow, col, order, transpose_crow, transpose_col, divisor):
+    def forward(ctx, x, weight, bias, crow, col, transpose_crow, divisor):
         x_rows = passes.feature_major(x)  # (i, b), a view if x already is
-        ctx.save_for_backward(x_rows, weight, crow, col, order, transpose_crow, transpose_col)
+        ctx.save_for_backward(x_rows, weight, crow, col, transpose_crow)
         ctx.divisor = divisor
         ctx.has_bias = bias is not None
         o = crow.numel() - 1
@@ -44,26 +47,34 @@ class _NativeProduct(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        x_rows, weight, crow, col, order, transpose_crow, transpose_col = ctx.saved_tensors
+        x_rows, weight, crow, col, transpose_crow = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_rows = passes.feature_major(grad_output)  # (o, b)
         grad_x = grad_weight = grad_bias = None
-        if need_x:
-            transposed_weight = passes.take(weight, order)  # (e,) in transposed order
+        if need_x:  # the transposed edges (e,), derived here and dropped after
+            if ctx.divisor:  # order, then weights through it: faster than writing two arrays
+                _, _, order = passes.transpose_edges(
+                    crow, col, transpose_crow, rows=False, order=True
+                )
+                transposed_weight, source = passes.take(weight, order), order
+            else:
+                transposed_weight, source, _ = passes.transpose_edges(
+                    crow, col, transpose_crow, weight
+                )
             grad_x = passes.bag_sum(
                 grad_rows,
-                order if transpose_col is None else transpose_col,
+                source,
                 transposed_weight,
                 x_rows.shape[0],
                 offsets=transpose_crow,
-                divisor=ctx.divisor if transpose_col is None else 0,
+                divisor=ctx.divisor,
                 batch_major=True,
             )  # (b, i)
         if need_weight:
             grad_weight = passes.edge_gradient(grad_rows, x_rows, col, offsets=crow)
         if need_bias and ctx.has_bias:
             grad_bias = grad_output.sum(0)
-        return grad_x, grad_weight, grad_bias, *[None] * 6
+        return grad_x, grad_weight, grad_bias, *[None] * 4
 
 
 def product(
@@ -73,14 +84,9 @@ def product(
     *,
     crow: torch.Tensor,
     col: torch.Tensor,
-    order: torch.Tensor,
     transpose_crow: torch.Tensor,
-    transpose_col: torch.Tensor | None = None,
     divisor: int = 0,
 ) -> torch.Tensor:
     """``(b, o)``: ``x`` ``(b, i)`` times the pattern's weights, plus ``bias``; check
-    :func:`applies` first. ``order`` (and ``transpose_col``) may be empty when ``x`` needs no
-    gradient."""
-    return _NativeProduct.apply(
-        x, weight, bias, crow, col, order, transpose_crow, transpose_col, divisor
-    )
+    :func:`applies` first. ``divisor``: the constant fan-in, if every row has it."""
+    return _NativeProduct.apply(x, weight, bias, crow, col, transpose_crow, divisor)
