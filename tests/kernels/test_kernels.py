@@ -253,13 +253,25 @@ def test_select_kernel_policy(case, batch, expected):
     assert KERNELS[expected].supports(junction)
 
 
-# With the native passes, gather wins at every constant fan-in; the other rules stay.
+# With the native passes, gather wins at every constant fan-in, csr shares gather's density
+# threshold, and small junctions run dense only at small batches; the other rules stay.
 NATIVE_POLICY = [
     ("regular-256x256-fi8", None, "gather"),
     ("regular-256x256-fi32", None, "gather"),
     ("random-256x256-d0.1", None, "csr"),  # no constant fan-in
+    ("random-256x256-d0.3", 16, "csr"),
+    ("random-256x256-d0.3", 1, "csr"),
     ("regular-256x256-d0.5", None, "dense"),
+    ("regular-256x256-d0.375", None, "dense"),
+    ("regular-256x256-d0.375", 16, "gather"),
     ("clos-512-ingress-32x32", None, "blockdiag"),
+    ("regular-64x32-fo4", None, "gather"),  # small, but a training batch
+    ("regular-64x32-fo4", 256, "gather"),
+    ("regular-64x32-fo4", 16, "dense"),
+    ("random-40x30-d0.3", 127, "dense"),
+    ("random-40x30-d0.3", 128, "csr"),
+    ("random-40x30-d0.3", 1, "csr"),
+    ("dense-12x7", None, "dense"),  # complete
 ]
 
 
@@ -275,6 +287,7 @@ def test_dense_thresholds_fall_with_batch():
     gather_small, csr_small = dense_thresholds(16)
     gather_large, csr_large = dense_thresholds(256)
     assert gather_large <= gather_small and csr_large <= csr_small
+    assert dense_thresholds(16, native=True) == (gather_small, gather_small)
 
 
 @pytest.mark.parametrize(

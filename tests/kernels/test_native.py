@@ -150,7 +150,7 @@ LAYER_CASES = {
 
 @needs_native
 @pytest.mark.parametrize("case", LAYER_CASES.values(), ids=LAYER_CASES.keys())
-@pytest.mark.parametrize("batch", [2, 64, 97])
+@pytest.mark.parametrize("batch", [1, 2, 64, 97])
 @pytest.mark.parametrize("input_grad", [True, False])
 def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, monkeypatch):
     kernel_name, make = case
@@ -161,7 +161,7 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
     upstream = torch.randn(batch, 48, generator=generator)
 
     calls = []
-    for name in ("bag_sum", "edge_gradient"):
+    for name in ("bag_sum", "edge_gradient", "row_dots"):
         original = getattr(passes, name)
         monkeypatch.setattr(
             passes, name, lambda *a, f=original, n=name, **k: calls.append(n) or f(*a, **k)
@@ -180,6 +180,8 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
         expected = (
             ["bag_sum", "bag_sum", "edge_gradient"] if input_grad else ["bag_sum", "edge_gradient"]
         )
+        if batch == 1:  # one dot product per output; the backward's e products are torch ops
+            expected = ["row_dots"]
         assert calls == (expected if use_native else [])
         return y.detach(), layer.weight.grad, layer.bias.grad, x.grad
 
@@ -191,6 +193,31 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
             continue
         torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+@pytest.mark.parametrize("case", LAYER_CASES.values(), ids=LAYER_CASES.keys())
+@pytest.mark.parametrize("bias", [True, False])
+def test_one_sample_inference_runs_the_pass_alone(case, bias, monkeypatch):
+    kernel_name, make = case
+    junction = make()
+    layer = SparseLinear(junction, bias=bias, kernel=kernel_name)
+    reference = SparseLinear(junction, bias=bias, kernel="reference")
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 96)[1:2]  # one sample, a view into a larger batch
+    calls = []
+    original = passes.row_dots
+    monkeypatch.setattr(passes, "row_dots", lambda *a, **k: calls.append(1) or original(*a, **k))
+    with torch.no_grad():
+        y = layer(x)
+    assert calls == [1] and y.grad_fn is None and y.shape == (1, 48)
+    torch.testing.assert_close(y, reference(x).detach(), rtol=1e-5, atol=1e-5)
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x), y)
+    with torch.no_grad():  # a bare vector and leading batch dimensions reach the same pass
+        for t in (x[0], x.unsqueeze(0)):
+            torch.testing.assert_close(layer(t), y.view(*t.shape[:-1], 48))
+    assert len(calls) == 4
 
 
 @needs_native

@@ -70,6 +70,25 @@ def test_factory_kwargs_and_no_bias():
     assert "nnz=32" in repr(layer) and "bias=False" in repr(layer)
 
 
+@pytest.mark.parametrize("kernel", ["gather", "csr", "dense"])
+def test_plan_follows_buffers_that_to_replaces(kernel):
+    """``plan`` is kept, not rebuilt per call: whatever replaces the buffers (``.to``,
+    ``.cuda``, ``_apply``) must refresh it, and ``set_kernel`` too."""
+    layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0), kernel=kernel)
+    x = torch.randn(3, 16)
+    y = layer(x)
+    layer._apply(lambda t: t.clone())  # every parameter and buffer a new tensor
+    buffers = dict(layer.named_buffers())
+    assert layer.plan and all(t is buffers["_plan_" + k] for k, t in layer.plan.items())
+    torch.testing.assert_close(layer(x), y)
+    layer.to(torch.float64)
+    torch.testing.assert_close(layer(x.double()), y.double())
+    layer.set_kernel("csr" if kernel == "dense" else "dense")
+    buffers = dict(layer.named_buffers())
+    assert all(t is buffers["_plan_" + k] for k, t in layer.plan.items())
+    assert len(layer.plan) == len(buffers)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_to_cuda_moves_index_buffers():
     layer = SparseLinear(regular_junction(16, 8, fan_out=2, seed=0)).to("cuda")

@@ -49,9 +49,11 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     2. ``dense`` for a complete junction (its weight is a free ``view``), above the density
        of :data:`DENSE_THRESHOLDS` for this batch, where one scatter plus a GEMM beats the
        sparse kernel (never at batch 1: materialising ``o·i`` values costs more than the
-       ``e`` products), or for a small junction (at most :data:`SMALL_JUNCTION` weights in its
-       dense shape) at batches above 1, where every kernel's fixed cost outweighs the
-       arithmetic and the dense GEMM has the smallest;
+       ``e`` products; with the native passes ``csr`` has ``gather``'s threshold, as both run
+       them), or for a small junction (at most :data:`SMALL_JUNCTION` weights in its dense
+       shape) at batches above 1 — below :data:`SMALL_JUNCTION_NATIVE_BATCH` with the native
+       passes — where every kernel's fixed cost outweighs the arithmetic and the dense GEMM
+       has the smallest;
     3. ``gather`` for a constant fan-in — of at least :data:`MIN_GATHER_FAN_IN` when its
        native CPU passes are unavailable (``native``: ``None`` asks
        :func:`neurofabric.kernels.native.library`) — else ``csr``.
@@ -63,13 +65,16 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     if native is None:
         native = native_passes.library() is not None
     blocks = junction.blocks
-    gather_threshold, csr_threshold = dense_thresholds(batch)
+    gather_threshold, csr_threshold = dense_thresholds(batch, native=native)
     gather = junction.has_constant_fan_in and (
         native or junction.nnz >= MIN_GATHER_FAN_IN * junction.out_features
     )
     elements = junction.in_features * junction.out_features
     complete = junction.nnz == elements
-    small = elements <= SMALL_JUNCTION and (batch is None or batch > 1)
+    small_batch = batch is None or batch > 1
+    if native:
+        small_batch = batch is not None and 1 < batch < SMALL_JUNCTION_NATIVE_BATCH
+    small = elements <= SMALL_JUNCTION and small_batch
     for name, wanted in (
         (
             "blockdiag",
@@ -89,10 +94,12 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     return "reference"
 
 
-def dense_thresholds(batch: int | None = None) -> tuple[float, float]:
-    """``(gather, csr)``: the density above which ``dense`` is faster, for a batch size."""
+def dense_thresholds(batch: int | None = None, *, native: bool = False) -> tuple[float, float]:
+    """``(gather, csr)``: the density above which ``dense`` is faster, for a batch size; with
+    the ``native`` passes, which both kernels run, ``csr`` has ``gather``'s threshold."""
     batch = 256 if batch is None else batch
-    return next(value for smallest, value in DENSE_THRESHOLDS.items() if batch >= smallest)
+    gather, csr = next(value for smallest, value in DENSE_THRESHOLDS.items() if batch >= smallest)
+    return (gather, gather) if native else (gather, csr)
 
 
 #: Smallest batch -> density above which ``dense`` beats ``gather`` / ``csr``, forward +
@@ -116,6 +123,12 @@ DENSE_THRESHOLD = DENSE_THRESHOLDS[128][1]
 #: and ``gather`` wins below; at 800×100 ``gather`` wins up to density 0.2.
 SMALL_JUNCTION = 16384
 
+#: With the native passes a small junction runs ``dense`` only below this batch: at batch 256
+#: (2-core EPYC VM) ``csr`` took 0.12–0.25 ms on 100² to 128² junctions at densities 0.05–0.5
+#: against 0.23–0.34 for ``dense`` (``nn.Linear`` 0.21–0.30); at batch 32 ``dense`` was faster
+#: (0.058–0.10 against 0.085–0.12).
+SMALL_JUNCTION_NATIVE_BATCH = 128
+
 #: Narrowest blocks ``blockdiag`` is chosen for (batch 256, 4096²): 4×4 blocks ran 1.6× slower
 #: than ``csr``, 8×8 blocks as fast as ``csr`` and 1.3–2× faster than ``gather``, 16×16 blocks
 #: 1.7–2.7× faster than both.
@@ -125,13 +138,14 @@ MIN_BLOCK_WIDTH = 8
 #: 1.2–1.6× faster at batches of 32 and more (the two layout transposes per pass dominate tiny
 #: rows); at fan-in 64 and more ``gather`` is faster (1.4× at 4096², fan-in 256). With the
 #: native passes both kernels run the same C passes (``kernels/native/product.py``), and
-#: ``gather`` is chosen at every constant fan-in: it reads the output neuron off the edge
-#: number, so a trained layer holds one index per edge fewer than ``csr``.
+#: ``gather`` is chosen at every constant fan-in: it reads each edge's output neuron off the
+#: edge's number, so its backward derives only the transposed order, not a column index too.
 MIN_GATHER_FAN_IN = 32
 
 __all__ = [
     "DENSE_THRESHOLD",
     "SMALL_JUNCTION",
+    "SMALL_JUNCTION_NATIVE_BATCH",
     "DENSE_THRESHOLDS",
     "MIN_BLOCK_WIDTH",
     "MIN_GATHER_FAN_IN",

@@ -98,12 +98,23 @@ class SparseLinear(nn.Module):
         self.kernel = name
         self.requested_kernel = kernel
         self._kernel = chosen
+        self._refresh_plan()
 
     @property
     def plan(self) -> dict[str, torch.Tensor]:
         """The kernel's index tensors, by name."""
+        return self._plan
+
+    def _refresh_plan(self) -> None:
+        """Gather the plan buffers into :attr:`plan` (rebuilt each call it cost a small layer's
+        forward a microsecond); after :meth:`set_kernel` and whatever replaces buffers."""
         size = len(_PLAN_PREFIX)
-        return {k[size:]: v for k, v in self._buffers.items() if k.startswith(_PLAN_PREFIX)}
+        self._plan = {k[size:]: v for k, v in self._buffers.items() if k.startswith(_PLAN_PREFIX)}
+
+    def _apply(self, fn, recurse=True):  # .to(), .cuda(), .double(): new buffer tensors
+        module = super()._apply(fn, recurse)
+        self._refresh_plan()
+        return module
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if input.shape[-1] != self.in_features:
@@ -111,15 +122,17 @@ class SparseLinear(nn.Module):
                 f"input has {input.shape[-1]} features in its last dimension, expected "
                 f"in_features = {self.in_features}"
             )
-        lead = input.shape[:-1]
-        flat = input.reshape(-1, self.in_features)
-        if self.bias is not None and getattr(self._kernel, "fuses_bias", False):
-            output = self._kernel(flat, self.weight, self.plan, self.junction, bias=self.bias)
+        flat = input if input.dim() == 2 else input.reshape(-1, self.in_features)
+        bias = self.bias
+        if bias is not None and getattr(self._kernel, "fuses_bias", False):
+            output = self._kernel(flat, self.weight, self._plan, self.junction, bias=bias)
         else:
-            output = self._kernel(flat, self.weight, self.plan, self.junction)
-            if self.bias is not None:
-                output = output + self.bias
-        return output.reshape(*lead, self.out_features)
+            output = self._kernel(flat, self.weight, self._plan, self.junction)
+            if bias is not None:
+                output = output + bias
+        if input.dim() == 2:
+            return output
+        return output.reshape(*input.shape[:-1], self.out_features)
 
     def dense_weight(self) -> torch.Tensor:
         """The ``(out_features, in_features)`` dense matrix, zeros off the pattern."""

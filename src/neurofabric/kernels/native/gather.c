@@ -245,6 +245,53 @@ void nf_edge_gradient(int64_t threads, int64_t rows, const index_t* offsets,
   nf_parallel_for(rows, threads, edge_gradient_range, &a);
 }
 
+/* ---------------------------------------------------------------- one sample */
+
+typedef struct {
+  const index_t* offsets;
+  const index_t* index;
+  const float* weight;
+  const float* x;
+  const float* bias;
+  float* y;
+} dots_args;
+
+/* Scalar on purpose: GCC would vectorise the four chains into hardware gathers, 1.6–1.9×
+ * slower here (clang does not vectorise this loop). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-vectorize")))
+#endif
+static void row_dots_range(int64_t row0, int64_t row1, const void* p) {
+  const dots_args* a = (const dots_args*)p;
+  const index_t* const index = a->index;
+  const float* const weight = a->weight;
+  const float* const x = a->x;
+  for (int64_t j = row0; j < row1; ++j) {
+    int64_t e = a->offsets[j];
+    const int64_t e1 = a->offsets[j + 1];
+    /* four chains: on the 2-core EPYC (4096², density 1/16) 250 µs against 280 for MKL's CSR
+     * mv and 360–460 for 16-lane hardware gathers; eight chains were no faster */
+    float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+    for (; e + 4 <= e1; e += 4) {
+      s0 += weight[e] * x[index[e]];
+      s1 += weight[e + 1] * x[index[e + 1]];
+      s2 += weight[e + 2] * x[index[e + 2]];
+      s3 += weight[e + 3] * x[index[e + 3]];
+    }
+    float s = (s0 + s1) + (s2 + s3);
+    for (; e < e1; ++e) s += weight[e] * x[index[e]];
+    a->y[j] = (a->bias ? a->bias[j] : 0.f) + s;
+  }
+}
+
+/* y[j] = bias[j] + Σ_{e ∈ [offsets[j], offsets[j+1])} weight[e] · x[index[e]] for one sample
+ * x (bias may be NULL): the forward of a batch of one, which needs no layout copies. */
+void nf_row_dots(int64_t threads, int64_t rows, const index_t* offsets, const index_t* index,
+                 const float* weight, const float* x, const float* bias, float* y) {
+  const dots_args a = {offsets, index, weight, x, bias, y};
+  nf_parallel_for(rows, threads, row_dots_range, &a);
+}
+
 /* ---------------------------------------------------------------- weight gather */
 
 typedef struct {

@@ -157,6 +157,31 @@ def edge_gradient(
     return out
 
 
+def row_dots(
+    x: torch.Tensor,
+    index: torch.Tensor,
+    weight: torch.Tensor,
+    *,
+    offsets: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(1, o)``: ``y[0, j] = bias[j] + Σ_{e ∈ [offsets[j], offsets[j+1])} weight[e] ·
+    x[0, index[e]]`` for one contiguous sample ``x`` ``(1, i)``."""
+    o = offsets.numel() - 1
+    y = torch.empty(1, o, dtype=torch.float32)
+    library().nf_row_dots(
+        _threads(index.numel() * 8),
+        o,
+        offsets.data_ptr(),
+        index.data_ptr(),
+        weight.data_ptr(),
+        x.data_ptr(),
+        None if bias is None else bias.data_ptr(),
+        y.data_ptr(),
+    )
+    return y
+
+
 def take(weight: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """``weight[order]`` for a flat float32 ``weight`` and int32 ``order``."""
     out = torch.empty(order.numel(), dtype=torch.float32)

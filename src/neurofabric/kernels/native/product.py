@@ -23,11 +23,11 @@ from neurofabric.kernels.native import passes
 
 
 def applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index) -> bool:
-    """Whether :func:`product` runs these operands: float32 on the CPU, a batch above one,
-    contiguous weights (and bias), int32 indices, the library available."""
+    """Whether :func:`product` runs these operands: float32 on the CPU, a batch of at least
+    one, contiguous weights (and bias), int32 indices, the library available."""
     operands = (x, weight, index) if bias is None else (x, weight, bias, index)
     return (
-        x.shape[0] > 1
+        x.shape[0] >= 1
         and weight.is_contiguous()
         and (bias is None or bias.is_contiguous())
         and passes.usable(*operands)
@@ -37,10 +37,15 @@ def applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, in
 class _NativeProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, crow, col, transpose_crow, divisor):
-        x_rows = passes.feature_major(x)  # (i, b), a view if x already is
-        ctx.save_for_backward(x_rows, weight, crow, col, transpose_crow)
         ctx.divisor = divisor
         ctx.has_bias = bias is not None
+        ctx.one_sample = x.shape[0] == 1
+        if ctx.one_sample:  # one dot product per output, no layout copies
+            x = x.contiguous()
+            ctx.save_for_backward(x, weight, crow, col, transpose_crow)
+            return passes.row_dots(x, col, weight, offsets=crow, bias=bias)
+        x_rows = passes.feature_major(x)  # (i, b), a view if x already is
+        ctx.save_for_backward(x_rows, weight, crow, col, transpose_crow)
         o = crow.numel() - 1
         return passes.bag_sum(x_rows, col, weight, o, offsets=crow, bias=bias, batch_major=True)
 
@@ -49,8 +54,15 @@ class _NativeProduct(torch.autograd.Function):
     def backward(ctx, grad_output):
         x_rows, weight, crow, col, transpose_crow = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_bias = grad_output.sum(0) if need_bias and ctx.has_bias else None
+        if ctx.one_sample:  # x itself, (1, i): the e products, no transposed order
+            return (
+                *_one_sample_backward(grad_output, x_rows, weight, crow, col, ctx),
+                grad_bias,
+                *[None] * 4,
+            )
         grad_rows = passes.feature_major(grad_output)  # (o, b)
-        grad_x = grad_weight = grad_bias = None
+        grad_x = grad_weight = None
         if need_x:  # the transposed edges (e,), derived here and dropped after
             if ctx.divisor:  # order, then weights through it: faster than writing two arrays
                 _, _, order = passes.transpose_edges(
@@ -72,9 +84,21 @@ class _NativeProduct(torch.autograd.Function):
             )  # (b, i)
         if need_weight:
             grad_weight = passes.edge_gradient(grad_rows, x_rows, col, offsets=crow)
-        if need_bias and ctx.has_bias:
-            grad_bias = grad_output.sum(0)
         return grad_x, grad_weight, grad_bias, *[None] * 4
+
+
+def _one_sample_backward(grad_output, x, weight, crow, col, ctx):
+    """``(∂L/∂x, ∂L/∂w)`` of one sample: each edge's ``∂L/∂y[dst]`` times its weight,
+    scatter-added at its source, and times its source ``x[src]``."""
+    need_x, need_weight = ctx.needs_input_grad[:2]
+    rows = torch.repeat_interleave(grad_output[0], crow.diff(), output_size=col.numel())
+    grad_x = grad_weight = None
+    if need_x:
+        grad_x = x.new_zeros(x.shape)
+        grad_x[0].index_add_(0, col, rows * weight)
+    if need_weight:
+        grad_weight = rows.mul_(x[0].index_select(0, col))
+    return grad_x, grad_weight
 
 
 def product(
@@ -89,4 +113,9 @@ def product(
 ) -> torch.Tensor:
     """``(b, o)``: ``x`` ``(b, i)`` times the pattern's weights, plus ``bias``; check
     :func:`applies` first. ``divisor``: the constant fan-in, if every row has it."""
+    if x.shape[0] == 1 and not (
+        torch.is_grad_enabled()
+        and (x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad))
+    ):  # inference on one sample: the pass alone, without an autograd node around it
+        return passes.row_dots(x.contiguous(), col, weight, offsets=crow, bias=bias)
     return _NativeProduct.apply(x, weight, bias, crow, col, transpose_crow, divisor)
