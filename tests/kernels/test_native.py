@@ -161,7 +161,7 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
     upstream = torch.randn(batch, 48, generator=generator)
 
     calls = []
-    for name in ("bag_sum", "edge_gradient", "row_dots"):
+    for name in ("bag_sum", "edge_gradient", "row_dots", "row_dots_backward"):
         original = getattr(passes, name)
         monkeypatch.setattr(
             passes, name, lambda *a, f=original, n=name, **k: calls.append(n) or f(*a, **k)
@@ -180,8 +180,8 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
         expected = (
             ["bag_sum", "bag_sum", "edge_gradient"] if input_grad else ["bag_sum", "edge_gradient"]
         )
-        if batch == 1:  # one dot product per output; the backward's e products are torch ops
-            expected = ["row_dots"]
+        if batch == 1:  # one dot product per output; the backward's e products in one pass
+            expected = ["row_dots", "row_dots_backward"]
         assert calls == (expected if use_native else [])
         return y.detach(), layer.weight.grad, layer.bias.grad, x.grad
 
@@ -218,6 +218,37 @@ def test_one_sample_inference_runs_the_pass_alone(case, bias, monkeypatch):
         for t in (x[0], x.unsqueeze(0)):
             torch.testing.assert_close(layer(t), y.view(*t.shape[:-1], 48))
     assert len(calls) == 4
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["regular", "random", "empty rows and columns", "no edges"])
+@pytest.mark.parametrize(("input_gradient", "weight_gradient"), [(1, 1), (1, 0), (0, 1)])
+def test_one_sample_passes_equal_their_torch_twins(name, input_gradient, weight_gradient):
+    crow, col, transpose_crow = _pattern(name)
+    o, i = crow.numel() - 1, transpose_crow.numel() - 1
+    weight, bias = torch.randn(col.numel()), torch.randn(o)
+    x, g = torch.randn(1, i), torch.randn(1, o)
+    rows = torch.arange(o).repeat_interleave(crow.diff().long())
+    dense = torch.zeros(o, i).index_put_((rows, col.long()), weight, accumulate=True)
+    y = passes.row_dots(x, col, weight, offsets=crow, bias=bias)
+    torch.testing.assert_close(y, x @ dense.t() + bias, rtol=1e-5, atol=1e-5)
+    grad_x, grad_weight = passes.row_dots_backward(
+        g,
+        x,
+        col,
+        weight,
+        offsets=crow,
+        input_gradient=bool(input_gradient),
+        weight_gradient=bool(weight_gradient),
+    )
+    if input_gradient:
+        torch.testing.assert_close(grad_x, g @ dense, rtol=1e-5, atol=1e-5)
+    else:
+        assert grad_x is None
+    if weight_gradient:
+        torch.testing.assert_close(grad_weight, g[0, rows] * x[0, col.long()])
+    else:
+        assert grad_weight is None
 
 
 @needs_native

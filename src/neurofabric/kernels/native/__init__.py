@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 10
+ABI_VERSION = 11
 
 SOURCES = tuple(
     Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "edges.c", "blocks.c")
@@ -131,6 +131,8 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_transpose_edges.restype = ctypes.c_int
     lib.nf_row_dots.argtypes = [i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
     lib.nf_row_dots.restype = None
+    lib.nf_row_dots_backward.argtypes = [i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
+    lib.nf_row_dots_backward.restype = None
     lib.nf_lanes.restype = ctypes.c_int
     return lib
 

@@ -292,6 +292,22 @@ void nf_row_dots(int64_t threads, int64_t rows, const index_t* offsets, const in
   nf_parallel_for(rows, threads, row_dots_range, &a);
 }
 
+/* The backward of one sample: for the edges e of each output j, dw[e] = g[j] · x[index[e]]
+ * and dx[index[e]] += g[j] · weight[e] (dx zeroed by the caller; either may be NULL). On one
+ * thread: the scatter into dx would race, and one sample's edges are few. */
+void nf_row_dots_backward(int64_t rows, const index_t* offsets, const index_t* index,
+                          const float* weight, const float* x, const float* g, float* dx,
+                          float* dw) {
+  for (int64_t j = 0; j < rows; ++j) {
+    const float gj = g[j];
+    const int64_t e0 = offsets[j], e1 = offsets[j + 1];
+    if (dw)
+      for (int64_t e = e0; e < e1; ++e) dw[e] = gj * x[index[e]];
+    if (dx)
+      for (int64_t e = e0; e < e1; ++e) dx[index[e]] += gj * weight[e];
+  }
+}
+
 /* ---------------------------------------------------------------- weight gather */
 
 typedef struct {

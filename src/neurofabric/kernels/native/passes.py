@@ -182,6 +182,34 @@ def row_dots(
     return y
 
 
+def row_dots_backward(
+    grad_output: torch.Tensor,
+    x: torch.Tensor,
+    index: torch.Tensor,
+    weight: torch.Tensor,
+    *,
+    offsets: torch.Tensor,
+    input_gradient: bool = True,
+    weight_gradient: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(∂L/∂x, ∂L/∂w)`` of :func:`row_dots` for one sample: ``(1, i)`` and ``(e,)``, each
+    ``None`` unless asked for; ``grad_output`` ``(1, o)`` and ``x`` contiguous."""
+    o = offsets.numel() - 1
+    grad_x = torch.zeros(x.shape, dtype=torch.float32) if input_gradient else None
+    grad_weight = torch.empty(index.numel(), dtype=torch.float32) if weight_gradient else None
+    library().nf_row_dots_backward(
+        o,
+        offsets.data_ptr(),
+        index.data_ptr(),
+        weight.data_ptr(),
+        x.data_ptr(),
+        grad_output.data_ptr(),
+        None if grad_x is None else grad_x.data_ptr(),
+        None if grad_weight is None else grad_weight.data_ptr(),
+    )
+    return grad_x, grad_weight
+
+
 def take(weight: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """``weight[order]`` for a flat float32 ``weight`` and int32 ``order``."""
     out = torch.empty(order.numel(), dtype=torch.float32)

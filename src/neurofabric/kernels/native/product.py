@@ -11,7 +11,9 @@ counting-sort pass (``passes.transpose_edges``) and drops them after: with a con
 ``divisor`` the transposed order and the weights gathered through it (the bag sum reads each
 edge's output neuron off its number, ``order // divisor``), else the weights and output
 neurons written straight into transposed order. Outputs and ``∂L/∂x`` are batch-major and
-contiguous, like ``nn.Linear``'s.
+contiguous, like ``nn.Linear``'s. One sample needs no layout: its forward is one dot product
+per output (``passes.row_dots``; at inference without an autograd node) and its backward the
+``e`` products in one pass.
 """
 
 from __future__ import annotations
@@ -89,16 +91,17 @@ class _NativeProduct(torch.autograd.Function):
 
 def _one_sample_backward(grad_output, x, weight, crow, col, ctx):
     """``(∂L/∂x, ∂L/∂w)`` of one sample: each edge's ``∂L/∂y[dst]`` times its weight,
-    scatter-added at its source, and times its source ``x[src]``."""
+    scatter-added at its source, and times its source ``x[src]`` (one native pass)."""
     need_x, need_weight = ctx.needs_input_grad[:2]
-    rows = torch.repeat_interleave(grad_output[0], crow.diff(), output_size=col.numel())
-    grad_x = grad_weight = None
-    if need_x:
-        grad_x = x.new_zeros(x.shape)
-        grad_x[0].index_add_(0, col, rows * weight)
-    if need_weight:
-        grad_weight = rows.mul_(x[0].index_select(0, col))
-    return grad_x, grad_weight
+    return passes.row_dots_backward(
+        grad_output.contiguous(),
+        x,
+        col,
+        weight,
+        offsets=crow,
+        input_gradient=need_x,
+        weight_gradient=need_weight,
+    )
 
 
 def product(
