@@ -302,6 +302,9 @@ def _pattern(name: str):
     elif name == "random":
         junction = random_junction(37, 29, nnz=300, seed=3)
         crow, col, i = junction.indptr, junction.src, 37
+    elif name == "many rows":  # more rows than the library's 64 threads
+        junction = random_junction(50, 150, nnz=600, seed=5)
+        crow, col, i = junction.indptr, junction.src, 50
     elif name == "empty rows and columns":  # rows 0, 2, 5 and every odd input have no edge
         rows = [[], [4, 8], [], [0, 2, 6], [8], [], [2]]
         crow = np.cumsum([0] + [len(r) for r in rows])
@@ -317,9 +320,14 @@ def _pattern(name: str):
 
 @needs_native
 @pytest.mark.parametrize(
-    "name", ["regular", "random", "empty rows and columns", "one input", "no edges"]
+    ("name", "threads"),
+    [
+        (name, threads)
+        for name in ("regular", "random", "empty rows and columns", "one input", "no edges")
+        for threads in (1, 2, 3)
+    ]
+    + [("many rows", 3), ("many rows", 70)],  # 70: more than MAX_THREADS, clamped to 64
 )
-@pytest.mark.parametrize("threads", [1, 2, 3])
 def test_transpose_edges_is_the_stable_sort(name, threads, monkeypatch):
     crow, col, transpose_crow = _pattern(name)
     monkeypatch.setattr(passes, "WORK_PER_THREAD", 1)  # several parts even on a tiny case

@@ -18,9 +18,9 @@ directly (a scatter-add and a gather), with no transposed matrix.
 Native passes: for float32 on the CPU the product runs ``gather``'s native C passes
 (:mod:`neurofabric.kernels.native`) with the CSR rows as bags — forward over ``crow``/``col``
 (bias added inside), ``∂L/∂x`` over the transposed rows, ``∂L/∂w`` per row; one sample as one
-dot product per row — and the torch passes above are their twins. On a 2-core AVX-512 Xeon VM (4096², density 1/16,
-batch 256, ``neurofabric bench``) that took the step from 93–104 ms to 35.7 ms, the same as
-``gather`` (34.7 ms) against 135 ms for ``nn.Linear``.
+dot product per row — and the torch passes above are their twins. On a 2-core AVX-512 Xeon VM
+(4096², density 1/16, batch 256, ``neurofabric bench``) that took the step from 93–104 ms to
+35.7 ms, the same as ``gather`` (34.7 ms) against 135 ms for ``nn.Linear``.
 
 Measured with the torch passes (2 threads, 4096², density 1/16, batch 256, float32, best of
 repeated runs, the 2-core AMD EPYC VM): forward

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 11
+ABI_VERSION = 12
 
 SOURCES = tuple(
     Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "edges.c", "blocks.c")
@@ -128,7 +128,7 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_block_chain.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr]
     lib.nf_block_chain.restype = ctypes.c_int
     lib.nf_transpose_edges.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
-    lib.nf_transpose_edges.restype = ctypes.c_int
+    lib.nf_transpose_edges.restype = None
     lib.nf_row_dots.argtypes = [i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
     lib.nf_row_dots.restype = None
     lib.nf_row_dots_backward.argtypes = [i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr]

@@ -88,13 +88,14 @@ static void scatter_range(int64_t part0, int64_t part1, const void* p) {
 /* For the `rows` × `cols` pattern crow/col (e = crow[rows] edges) with transposed row pointer
  * transpose_crow (cols + 1): out_weight[q] = weight[e], out_row[q] = row of e and
  * out_order[q] = e for the edge e at slot q of the transposed order; any of the three may be
- * NULL. `scratch` holds `threads` × cols index_t. Returns 0, or 1 if `threads` is out of
- * range. */
-int nf_transpose_edges(int64_t threads, int64_t rows, int64_t cols, const index_t* crow,
-                       const index_t* col, const float* weight, const index_t* transpose_crow,
-                       index_t* scratch, float* out_weight, index_t* out_row,
-                       index_t* out_order) {
-  if (threads < 1 || threads > MAX_THREADS) return 1;
+ * NULL. `scratch` holds `threads` × cols index_t; more than MAX_THREADS threads use
+ * MAX_THREADS. */
+void nf_transpose_edges(int64_t threads, int64_t rows, int64_t cols, const index_t* crow,
+                        const index_t* col, const float* weight, const index_t* transpose_crow,
+                        index_t* scratch, float* out_weight, index_t* out_row,
+                        index_t* out_order) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads < 1) threads = 1;
   const int64_t parts = threads < rows ? threads : (rows > 0 ? rows : 1);
   int64_t part_rows[MAX_THREADS + 1];
   const int64_t e = crow[rows];
@@ -120,5 +121,4 @@ int nf_transpose_edges(int64_t threads, int64_t rows, int64_t cols, const index_
     if (parts > 1) scratch[(parts - 1) * cols + c] = transpose_crow[c + 1];
   }
   nf_parallel_for(parts, parts, scatter_range, &a);
-  return 0;
 }
