@@ -353,12 +353,15 @@ static void transpose_range(int64_t block0, int64_t block1, const void* p) {
         for (int i = 0; i < NF_LANES; ++i) *(vecu*)(a->dst + (c0 + i) * ld_dst + r0) = m[i];
       }
     }
-    for (int64_t c = c0; c < c0 + width; ++c)
+    for (int64_t c = c0; c < c0 + width; ++c) {
       for (int64_t r = r0; r < rows; ++r) a->dst[c * ld_dst + r] = a->src[r * ld_src + c];
+      for (int64_t r = rows; r < ld_dst; ++r) a->dst[c * ld_dst + r] = 0.f; /* the padding */
+    }
   }
 }
 
-/* dst (cols, ld_dst) ← transpose of src (rows, cols) with row stride ld_src. */
+/* dst (cols, ld_dst) ← transpose of src (rows, cols) with row stride ld_src, and each dst
+ * row's padding [rows, ld_dst) zeroed (the passes read it as whole vectors). */
 void nf_transpose(int64_t threads, const float* src, int64_t rows, int64_t cols, int64_t ld_src,
                   float* dst, int64_t ld_dst) {
   const transpose_args a = {src, rows, cols, ld_src, dst, ld_dst};

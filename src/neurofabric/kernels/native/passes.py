@@ -64,9 +64,9 @@ def feature_major(x: torch.Tensor) -> torch.Tensor:
     rows = x.t()
     if rows.shape[1] <= 1 or _good(rows):
         return rows
-    out = new_rows(*rows.shape)
     if x.stride(1) == 1 and x.dtype == torch.float32:  # batch-major rows: the native transpose
         b, n = x.shape
+        out = torch.empty(n, row_stride(b), dtype=torch.float32)  # it zeroes the padding
         library().nf_transpose(
             _threads(x.numel() // 4),
             x.data_ptr(),
@@ -76,8 +76,9 @@ def feature_major(x: torch.Tensor) -> torch.Tensor:
             out.data_ptr(),
             out.stride(0),
         )
-    else:
-        out.copy_(rows)
+        return out[:, :b]
+    out = new_rows(*rows.shape)
+    out.copy_(rows)
     return out
 
 
