@@ -51,7 +51,7 @@ Memory: the layer holds the table, one int32 per edge, and two row pointers (``o
 ``i + 1``). ``∂L/∂x`` needs the transposed edge order: each backward derives it and drops it
 after (:func:`~neurofabric.kernels._sparse.transposed_edges`), so training holds no more
 indices than inference. On the CPU that is one native counting-sort pass over the known
-fan-outs (0.8–1.2 ms at 4096², density 1/16, on the 2-core EPYC VM; a stable ``torch.sort``
+fan-outs (0.8–1.4 ms at 4096², density 1/16, on the 2-core EPYC VM; a stable ``torch.sort``
 took 3.6–15 ms, and keeping the order from step to step saved about 1 ms of an 18 ms step);
 elsewhere a stable sort. The transposed ``dst`` is read off the order (``order // k``, a shift
 when ``k`` is a power of two) instead of being stored. Peak extra memory of one forward +
