@@ -245,14 +245,6 @@ POLICY_JUNCTIONS = {
 }
 
 
-@pytest.mark.parametrize(("case", "batch", "expected"), POLICY)
-def test_select_kernel_policy(case, batch, expected):
-    """The policy when ``gather`` runs its torch passes (no native library)."""
-    junction = JUNCTIONS[case] if case in JUNCTIONS else POLICY_JUNCTIONS[case]()
-    assert select_kernel(junction, batch=batch, native=False) == expected
-    assert KERNELS[expected].supports(junction)
-
-
 # With the native passes, gather wins at every constant fan-in, csr shares gather's density
 # threshold, and small junctions run dense only at small batches; the other rules stay.
 NATIVE_POLICY = [
@@ -275,10 +267,15 @@ NATIVE_POLICY = [
 ]
 
 
-@pytest.mark.parametrize(("case", "batch", "expected"), NATIVE_POLICY)
-def test_select_kernel_policy_with_native_gather(case, batch, expected):
+@pytest.mark.parametrize(
+    ("native", "case", "batch", "expected"),
+    [(False, *row) for row in POLICY] + [(True, *row) for row in NATIVE_POLICY],
+)
+def test_select_kernel_policy(native, case, batch, expected):
+    """The policy with ``gather``'s torch passes (no native library) and with the native ones."""
     junction = JUNCTIONS[case] if case in JUNCTIONS else POLICY_JUNCTIONS[case]()
-    assert select_kernel(junction, batch=batch, native=True) == expected
+    assert select_kernel(junction, batch=batch, native=native) == expected
+    assert KERNELS[expected].supports(junction)
 
 
 def test_dense_thresholds_fall_with_batch():

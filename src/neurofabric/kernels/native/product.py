@@ -57,12 +57,17 @@ class _NativeProduct(torch.autograd.Function):
         x_rows, weight, crow, col, transpose_crow = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_bias = grad_output.sum(0) if need_bias and ctx.has_bias else None
-        if ctx.one_sample:  # x itself, (1, i): the e products, no transposed order
-            return (
-                *_one_sample_backward(grad_output, x_rows, weight, crow, col, ctx),
-                grad_bias,
-                *[None] * 4,
+        if ctx.one_sample:  # x itself, (1, i): the e products in one pass, no transposed order
+            grad_x, grad_weight = passes.row_dots_backward(
+                grad_output.contiguous(),
+                x_rows,
+                col,
+                weight,
+                offsets=crow,
+                input_gradient=need_x,
+                weight_gradient=need_weight,
             )
+            return grad_x, grad_weight, grad_bias, *[None] * 4
         grad_rows = passes.feature_major(grad_output)  # (o, b)
         grad_x = grad_weight = None
         if need_x:  # the transposed edges (e,), derived here and dropped after
@@ -87,21 +92,6 @@ class _NativeProduct(torch.autograd.Function):
         if need_weight:
             grad_weight = passes.edge_gradient(grad_rows, x_rows, col, offsets=crow)
         return grad_x, grad_weight, grad_bias, *[None] * 4
-
-
-def _one_sample_backward(grad_output, x, weight, crow, col, ctx):
-    """``(∂L/∂x, ∂L/∂w)`` of one sample: each edge's ``∂L/∂y[dst]`` times its weight,
-    scatter-added at its source, and times its source ``x[src]`` (one native pass)."""
-    need_x, need_weight = ctx.needs_input_grad[:2]
-    return passes.row_dots_backward(
-        grad_output.contiguous(),
-        x,
-        col,
-        weight,
-        offsets=crow,
-        input_gradient=need_x,
-        weight_gradient=need_weight,
-    )
 
 
 def product(
