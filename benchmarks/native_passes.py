@@ -3,8 +3,10 @@
 Prints medians (interleaved repeats) of:
 
 - each pass of a training step: forward bag sum, the transposed edge order (a counting sort,
-  derived in every backward), ``take``, transposed bag sum, edge gradient, and the transpose
-  of a batch-major input into padded rows (beside torch's ``copy_``);
+  derived in every backward; beside a stable ``torch.sort``, its fallback), ``take``,
+  transposed bag sum, edge gradient, and the transpose of a batch-major input into padded rows
+  (beside torch's ``copy_``);
+- one sample's forward pass (``row_dots``) beside MKL's CSR ``mv`` over the same pattern;
 - the forward bag sum on one thread with rows 1 KiB apart (``b = 256`` unpadded) against the
   padded stride :func:`~neurofabric.kernels.native.passes.row_stride` picks;
 - the same pass alone and right after a torch op, on torch's OpenMP team and on pthreads
@@ -34,7 +36,7 @@ from torch import nn
 
 from neurofabric.bench import clos_for_density, machine_name
 from neurofabric.kernels import block_chain, native
-from neurofabric.kernels._sparse import sort_order, transpose_offsets
+from neurofabric.kernels._sparse import csr, sort_order, transpose_offsets
 from neurofabric.kernels.native import passes
 from neurofabric.nn import SparseCascade
 from neurofabric.topology import clos_topology, regular_junction
@@ -102,6 +104,10 @@ def main() -> None:
                         crow, table.view(-1), offsets, rows=False, order=True
                     ),
                 ),
+                "stable torch.sort of the table (the order's fallback)": (
+                    nothing,
+                    lambda: sort_order(table.view(-1)),
+                ),
                 "take (weights into transposed order)": (
                     nothing,
                     lambda: passes.take(weight, order),
@@ -120,6 +126,24 @@ def main() -> None:
                 "torch copy_ into padded rows": (nothing, lambda: padded.copy_(x.t())),
             },
             args.repeats,
+        ),
+    )
+
+    sample = x[:1].contiguous()
+    _print(
+        "one sample's forward (2 threads):",
+        _medians(
+            {
+                "row_dots (native)": (
+                    nothing,
+                    lambda: passes.row_dots(sample, table.view(-1), weight, offsets=crow),
+                ),
+                "torch.mv over a CSR matrix (MKL)": (
+                    nothing,
+                    lambda: torch.mv(csr(crow, table.view(-1), weight, (n, n)), sample[0]),
+                ),
+            },
+            args.repeats * 10,
         ),
     )
 

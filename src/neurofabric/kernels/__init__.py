@@ -105,7 +105,13 @@ def dense_thresholds(batch: int | None = None, *, native: bool = False) -> tuple
 #: Smallest batch -> density above which ``dense`` beats ``gather`` / ``csr``, forward +
 #: backward, 2 CPU threads, 2048² and 4096² (the crossover barely moves with size): at batch
 #: 256 ``gather`` ties ``dense`` at 0.28–0.33 and ``csr`` at 0.2–0.23; at batches 16–64 at
-#: 0.4 and 0.3–0.4; at batch 1 ``dense`` loses even at density 0.9.
+#: 0.4 and 0.3–0.4; at batch 1 ``dense`` loses even at density 0.9. With the native passes on
+#: the 2-core EPYC VM (``neurofabric bench --sizes 1024,2048 --batch 32,256 --densities
+#: 0.375,0.5,0.75 --methods dense,gather,csr``) both kernels tie ``nn.Linear`` near 0.5 at
+#: batch 256 (speed-ups 0.99–1.14) and near 0.375 at batch 32 (0.85–1.05); on the AVX-512 Xeon,
+#: where ``gather`` at density 1/16 was only 3.8× faster than dense, the tie is near 0.24. The
+#: thresholds stay the cautious ones: past them ``dense`` costs a few per cent more than
+#: ``nn.Linear``, a sparse kernel up to 2×.
 DENSE_THRESHOLDS: dict[int, tuple[float, float]] = {
     128: (0.3, 0.2),
     2: (0.4, 0.33),
@@ -123,10 +129,10 @@ DENSE_THRESHOLD = DENSE_THRESHOLDS[128][1]
 #: and ``gather`` wins below; at 800×100 ``gather`` wins up to density 0.2.
 SMALL_JUNCTION = 16384
 
-#: With the native passes a small junction runs ``dense`` only below this batch: at batch 256
-#: (2-core EPYC VM) ``csr`` took 0.12–0.25 ms on 100² to 128² junctions at densities 0.05–0.5
-#: against 0.23–0.34 for ``dense`` (``nn.Linear`` 0.21–0.30); at batch 32 ``dense`` was faster
-#: (0.058–0.10 against 0.085–0.12).
+#: With the native passes a small junction runs ``dense`` only below this batch
+#: (``benchmarks/small_layers.py``, 2-core EPYC VM): at batch 256 a 64² layer's step took 85–118
+#: µs with ``csr``/``gather`` against 117–122 with ``dense`` (``nn.Linear`` 102–108), at 256²
+#: 200–344 against 1061–1095; at batch 32 ``dense`` was faster on 64² (55–67 against 68–80).
 SMALL_JUNCTION_NATIVE_BATCH = 128
 
 #: Narrowest blocks ``blockdiag`` is chosen for (batch 256, 4096²): 4×4 blocks ran 1.6× slower

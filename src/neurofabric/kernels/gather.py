@@ -51,8 +51,9 @@ Memory: the layer holds the table, one int32 per edge, and two row pointers (``o
 ``i + 1``). ``∂L/∂x`` needs the transposed edge order: each backward derives it and drops it
 after (:func:`~neurofabric.kernels._sparse.transposed_edges`), so training holds no more
 indices than inference. On the CPU that is one native counting-sort pass over the known
-fan-outs (0.8–1.4 ms at 4096², density 1/16, on the 2-core EPYC VM; a stable ``torch.sort``
-took 3.6–15 ms, and keeping the order from step to step saved about 1 ms of an 18 ms step);
+fan-outs (1.4–2.4 ms at 4096², density 1/16, on the 2-core EPYC VM, against 4.7–6.2 for a
+stable ``torch.sort``, ``benchmarks/native_passes.py``; keeping the order from step to step
+saved about 1 ms of ``neurofabric bench``'s 18 ms step);
 elsewhere a stable sort. The transposed ``dst`` is read off the order (``order // k``, a shift
 when ``k`` is a power of two) instead of being stored. Peak extra memory of one forward +
 backward at 8192², density 1/16, batch 256: 173 MB (``F.linear``: 318 MB, ``dense``: 576 MB).

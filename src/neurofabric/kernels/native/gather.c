@@ -256,8 +256,8 @@ typedef struct {
   float* y;
 } dots_args;
 
-/* Scalar on purpose: GCC would vectorise the four chains into hardware gathers, 1.6–1.9×
- * slower here (clang does not vectorise this loop). */
+/* Scalar on purpose: GCC would vectorise the four chains into hardware gathers, which were
+ * 1.6–1.9× slower on the EPYC in a prototype (clang does not vectorise this loop). */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-vectorize")))
 #endif
@@ -269,8 +269,8 @@ static void row_dots_range(int64_t row0, int64_t row1, const void* p) {
   for (int64_t j = row0; j < row1; ++j) {
     int64_t e = a->offsets[j];
     const int64_t e1 = a->offsets[j + 1];
-    /* four chains: on the 2-core EPYC (4096², density 1/16) 250 µs against 280 for MKL's CSR
-     * mv and 360–460 for 16-lane hardware gathers; eight chains were no faster */
+    /* four chains: as fast as MKL's CSR mv at 4096², density 1/16 (benchmarks/native_passes.py;
+     * eight chains were no faster in a prototype) */
     float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
     for (; e + 4 <= e1; e += 4) {
       s0 += weight[e] * x[index[e]];
