@@ -1,65 +1,102 @@
 """Small layers against ``nn.Linear``: where fixed per-call costs outweigh the arithmetic.
 
-For each N × N layer and density, the medians (``torch.utils.benchmark``, 2 threads) of a
-batch-1 forward under ``no_grad`` and of training steps (forward + backward of one upstream
-gradient) at batches 1, 32 and 256, for ``nn.Linear``, ``kernel="auto"`` (the kernel it picks
-is printed) and the ``dense``, ``gather`` and ``csr`` kernels:
+For each N × N layer, density and pattern — ``regular`` (constant fan-in: ``gather``),
+``random`` (``csr``) and ``blocks`` (a Clos middle stage, block-diagonal: ``blockdiag``) —
+the medians over interleaved rounds (each round times every method once, ``timeit``, 2
+threads) of a batch-1 forward under ``no_grad`` and of training steps (forward + backward of
+one upstream gradient) at batches 1, 32 and 256, for ``nn.Linear``, ``kernel="auto"`` (the
+kernel it picks is printed, with auto's time over nn.Linear's) and the kernels named by
+``--kernels``:
 
-    .venv/bin/python benchmarks/small_layers.py [--sizes 64,256,1024] [--densities 0.0625,0.1875]
+    .venv/bin/python benchmarks/small_layers.py [--sizes 64,256,1024] [--densities 0.0625]
+        [--patterns regular,random,blocks] [--kernels dense] [--rounds 15]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import timeit
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from neurofabric.bench import machine_name
 from neurofabric.kernels import native
 from neurofabric.nn import SparseLinear
-from neurofabric.topology import regular_junction
+from neurofabric.topology import clos_topology, random_junction, regular_junction
 
 
-def _us(statement) -> float:
-    timer = benchmark.Timer("f()", globals={"f": statement})
-    return timer.blocked_autorange(min_run_time=0.2).median * 1e6
+def _junction(pattern: str, n: int, density: float):
+    if pattern == "regular":
+        return regular_junction(n, n, density=density, seed=0)
+    if pattern == "random":
+        return random_junction(n, n, density=density, seed=0)
+    groups = round(1 / density)  # a Clos middle stage: `groups` blocks of n / groups squared
+    topology = clos_topology(n, n, groups=groups, middle=n // groups)
+    return list(topology.junctions.values())[1]
 
 
-def _row(n: int, density: float, batch: int | None) -> str:
+def _medians(statements: dict, rounds: int) -> dict[str, float]:
+    """Microseconds per call of each statement: median over interleaved rounds."""
+    for statement in statements.values():
+        statement()
+    number = max(1, int(0.02 / max(timeit.timeit(f, number=1) for f in statements.values())))
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(rounds):
+        for name, statement in statements.items():
+            times[name].append(timeit.timeit(statement, number=number) / number * 1e6)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _row(pattern: str, n: int, density: float, batch: int | None, kernels, rounds) -> str:
     """One line: microseconds per method, a forward under no_grad if ``batch`` is None."""
-    junction = regular_junction(n, n, density=density, seed=0)
+    junction = _junction(pattern, n, density)
     modules = {"nn.Linear": nn.Linear(n, n), "auto": SparseLinear(junction)}
-    for kernel in ("dense", "gather", "csr"):
+    for kernel in kernels:
         modules[kernel] = SparseLinear(junction, kernel=kernel)
     x = torch.randn(batch or 1, n, requires_grad=batch is not None)
     upstream = torch.randn(batch or 1, n)
-    times = {}
-    for name, module in modules.items():
-        if batch is None:
+    if batch is None:
+
+        def step(module):
             with torch.no_grad():
-                times[name] = _us(lambda m=module: m(x))
-        else:
-            times[name] = _us(lambda m=module: m(x).backward(upstream))
+                return module(x)
+    else:
+
+        def step(module):
+            module(x).backward(upstream)
+
+    times = _medians({name: lambda m=m: step(m) for name, m in modules.items()}, rounds)
     what = "batch-1 forward" if batch is None else f"batch-{batch} step"
     cells = "  ".join(f"{name} {us:9.1f}" for name, us in times.items())
-    return f"{n:5d}  {density:6.4f}  {what:16s}  {cells}  (auto: {modules['auto'].kernel})"
+    ratio = times["auto"] / times["nn.Linear"]
+    return (
+        f"{pattern:8s} {n:5d}  {junction.density:6.4f}  {what:16s}  {cells}  "
+        f"(auto: {modules['auto'].kernel}, {ratio:.2f} of nn.Linear's time)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="64,256,512,1024")
     parser.add_argument("--densities", default="0.0625,0.1875")
+    parser.add_argument("--patterns", default="regular,random,blocks")
+    parser.add_argument("--kernels", default="dense", help="comma-separated; '' for none")
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    kernels = [k for k in args.kernels.split(",") if k]
     print(f"machine: {machine_name('cpu')}; {native.status()}; microseconds, 2 threads")
-    for n in map(int, args.sizes.split(",")):
-        for density in map(float, args.densities.split(",")):
-            if (n * density) % 1:
-                continue  # a regular junction needs an integer fan-in
-            for batch in (None, 1, 32, 256):
-                print(_row(n, density, batch), flush=True)
+    for pattern in args.patterns.split(","):
+        for n in map(int, args.sizes.split(",")):
+            for density in map(float, args.densities.split(",")):
+                if pattern == "regular" and (n * density) % 1:
+                    continue  # a regular junction needs an integer fan-in
+                if pattern == "blocks" and (1 / density) % 1:
+                    continue  # a whole number of blocks
+                for batch in (None, 1, 32, 256):
+                    print(_row(pattern, n, density, batch, kernels, args.rounds), flush=True)
 
 
 if __name__ == "__main__":

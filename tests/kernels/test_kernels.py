@@ -246,7 +246,7 @@ POLICY_JUNCTIONS = {
 
 
 # With the native passes, gather wins at every constant fan-in, csr shares gather's density
-# threshold, and small junctions run dense only at small batches; the other rules stay.
+# threshold, and small junctions stay sparse at every batch; the other rules stay.
 NATIVE_POLICY = [
     ("regular-256x256-fi8", None, "gather"),
     ("regular-256x256-fi32", None, "gather"),
@@ -259,8 +259,8 @@ NATIVE_POLICY = [
     ("clos-512-ingress-32x32", None, "blockdiag"),
     ("regular-64x32-fo4", None, "gather"),  # small, but a training batch
     ("regular-64x32-fo4", 256, "gather"),
-    ("regular-64x32-fo4", 16, "dense"),
-    ("random-40x30-d0.3", 127, "dense"),
+    ("regular-64x32-fo4", 16, "gather"),
+    ("random-40x30-d0.3", 16, "csr"),
     ("random-40x30-d0.3", 128, "csr"),
     ("random-40x30-d0.3", 1, "csr"),
     ("dense-12x7", None, "dense"),  # complete

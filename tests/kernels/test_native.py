@@ -13,6 +13,8 @@ import torch.nn.functional as F
 import neurofabric.kernels.native as native
 from neurofabric.kernels._sparse import sort_order, transpose_offsets
 from neurofabric.kernels.native import passes
+from neurofabric.kernels.native import product as product_module
+from neurofabric.kernels.native.product import NativePattern
 from neurofabric.nn import SparseLinear
 from neurofabric.topology import random_junction, regular_junction
 
@@ -153,6 +155,17 @@ LAYER_CASES = {
 }
 
 
+def _count_native_calls(monkeypatch) -> list[str]:
+    """Record each direction of the native product the layers run."""
+    calls: list[str] = []
+    for name in ("forward", "backward"):
+        original = getattr(NativePattern, name)
+        monkeypatch.setattr(
+            NativePattern, name, lambda *a, f=original, n=name: calls.append(n) or f(*a)
+        )
+    return calls
+
+
 @needs_native
 @pytest.mark.parametrize("case", LAYER_CASES.values(), ids=LAYER_CASES.keys())
 @pytest.mark.parametrize("batch", [1, 2, 64, 97])
@@ -164,30 +177,19 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(batch, 96, generator=generator, requires_grad=input_grad)
     upstream = torch.randn(batch, 48, generator=generator)
-
-    calls = []
-    for name in ("bag_sum", "edge_gradient", "row_dots", "row_dots_backward"):
-        original = getattr(passes, name)
-        monkeypatch.setattr(
-            passes, name, lambda *a, f=original, n=name, **k: calls.append(n) or f(*a, **k)
-        )
+    calls = _count_native_calls(monkeypatch)
 
     def run(kernel: str, use_native: bool):
         monkeypatch.setattr(
-            passes, "usable", lambda *t: use_native and native.library() is not None
+            product_module, "usable", lambda *t: use_native and native.library() is not None
         )
+        layer.set_kernel(kernel)  # binds the plan for the native product, or not
         calls.clear()
-        layer.set_kernel(kernel)
         layer.zero_grad(set_to_none=True)
         x.grad = None
         y = layer(x)
         y.backward(upstream)
-        expected = (
-            ["bag_sum", "bag_sum", "edge_gradient"] if input_grad else ["bag_sum", "edge_gradient"]
-        )
-        if batch == 1:  # one dot product per output; the backward's e products in one pass
-            expected = ["row_dots", "row_dots_backward"]
-        assert calls == (expected if use_native else [])
+        assert calls == (["forward", "backward"] if use_native else [])
         return y.detach(), layer.weight.grad, layer.bias.grad, x.grad
 
     fast, torch_path = run(kernel_name, True), run(kernel_name, False)
@@ -203,26 +205,108 @@ def test_layer_native_equals_torch_path_and_reference(case, batch, input_grad, m
 @needs_native
 @pytest.mark.parametrize("case", LAYER_CASES.values(), ids=LAYER_CASES.keys())
 @pytest.mark.parametrize("bias", [True, False])
-def test_one_sample_inference_runs_the_pass_alone(case, bias, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 5])
+def test_inference_runs_the_product_without_an_autograd_node(case, bias, batch, monkeypatch):
     kernel_name, make = case
     junction = make()
     layer = SparseLinear(junction, bias=bias, kernel=kernel_name)
     reference = SparseLinear(junction, bias=bias, kernel="reference")
     reference.load_state_dict(layer.state_dict())
-    x = torch.randn(3, 96)[1:2]  # one sample, a view into a larger batch
-    calls = []
-    original = passes.row_dots
-    monkeypatch.setattr(passes, "row_dots", lambda *a, **k: calls.append(1) or original(*a, **k))
+    x = torch.randn(batch + 2, 96)[1 : batch + 1]  # a view into a larger batch
+    calls = _count_native_calls(monkeypatch)
     with torch.no_grad():
         y = layer(x)
-    assert calls == [1] and y.grad_fn is None and y.shape == (1, 48)
+    assert calls == ["forward"] and y.grad_fn is None and y.shape == (batch, 48)
     torch.testing.assert_close(y, reference(x).detach(), rtol=1e-5, atol=1e-5)
     with torch.inference_mode():
         torch.testing.assert_close(layer(x), y)
-    with torch.no_grad():  # a bare vector and leading batch dimensions reach the same pass
-        for t in (x[0], x.unsqueeze(0)):
+    with torch.no_grad():  # leading batch dimensions (and a bare vector) reach the same call
+        for t in (x.unsqueeze(0), *([x[0]] if batch == 1 else [])):
             torch.testing.assert_close(layer(t), y.view(*t.shape[:-1], 48))
-    assert len(calls) == 4
+    assert calls == ["forward"] * (4 if batch == 1 else 3)
+
+
+def _product_operands(name: str, b: int, layout: str, generator):
+    crow, col, transpose_crow = _pattern(name)
+    o, i = crow.numel() - 1, transpose_crow.numel() - 1
+    x = torch.randn(b, i, generator=generator)
+    if layout == "feature-major":  # a padded feature-major buffer: read in place
+        x = passes.new_rows(i, b).copy_(x.t()).t()
+    elif layout == "strided":
+        x = torch.randn(b, i + 7, generator=generator)[:, 3 : 3 + i]
+    elif layout == "column-major":
+        x = x.t().contiguous().t()
+    g = torch.randn(b, o, generator=generator)
+    return crow, col, transpose_crow, x, g
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["regular", "random", "empty rows and columns", "no edges"])
+@pytest.mark.parametrize("b", [1, 2, 17, 64, 97])
+@pytest.mark.parametrize("layout", ["batch-major", "feature-major", "strided", "column-major"])
+@pytest.mark.parametrize("needs", [(1, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1)])
+def test_product_in_one_call_equals_the_passes_one_by_one(name, b, layout, needs, monkeypatch):
+    monkeypatch.setattr(passes, "WORK_PER_THREAD", 64)  # several threads on small cases
+    generator = torch.Generator().manual_seed(b)
+    crow, col, transpose_crow, x, g = _product_operands(name, b, layout, generator)
+    o, i, e = crow.numel() - 1, transpose_crow.numel() - 1, col.numel()
+    weight, bias = torch.randn(e, generator=generator), torch.randn(o, generator=generator)
+    rows = torch.arange(o).repeat_interleave(crow.diff().long())
+    divisor = int(crow[1]) if name == "regular" else 0
+    pattern = NativePattern(crow, col, transpose_crow, divisor)
+    y, saved = pattern.forward(x, weight, bias)
+    grads = pattern.backward(saved, weight, g, tuple(map(bool, needs)))
+    if b == 1:  # the one-sample passes
+        expected_y = passes.row_dots(x.contiguous(), col, weight, offsets=crow, bias=bias)
+        expected = passes.row_dots_backward(g, x.contiguous(), col, weight, offsets=crow)
+        expected = (*expected, g[0])
+    else:
+        x_rows, g_rows = passes.feature_major(x), passes.feature_major(g)
+        expected_y = passes.bag_sum(x_rows, col, weight, o, offsets=crow, bias=bias).t()
+        weight_t, source, order = passes.transpose_edges(crow, col, transpose_crow, weight)
+        grad_x = passes.bag_sum(g_rows, source, weight_t, i, offsets=transpose_crow).t()
+        grad_weight = passes.edge_gradient(g_rows, x_rows, col, offsets=crow)
+        expected = (grad_x, grad_weight, g.sum(0))
+    assert torch.equal(y, expected_y) and y.is_contiguous()
+    dense = torch.zeros(o, i).index_put_((rows, col.long()), weight, accumulate=True)
+    torch.testing.assert_close(y, x @ dense.t() + bias, rtol=1e-5, atol=1e-5)
+    # ∂L/∂x and ∂L/∂w bit for bit; ∂L/∂bias is summed as vectors of lanes, not as torch sums
+    for got, want, needed, exact in zip(grads, expected, needs, (True, True, False), strict=True):
+        if not needed:
+            assert got is None
+        elif exact:
+            assert torch.equal(got, want) and got.is_contiguous()
+        else:
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    if needs[0]:
+        torch.testing.assert_close(grads[0], g @ dense, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_product_results_do_not_depend_on_the_thread_count(monkeypatch):
+    monkeypatch.setattr(passes, "WORK_PER_THREAD", 1)
+    crow, col, transpose_crow = _pattern("random")
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(70, transpose_crow.numel() - 1, generator=generator)
+    g = torch.randn(70, crow.numel() - 1, generator=generator)
+    weight = torch.randn(col.numel(), generator=generator)
+    pattern = NativePattern(crow, col, transpose_crow)
+    results, threads = [], torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            y, saved = pattern.forward(x, weight, None)
+            results.append((y, *pattern.backward(saved, weight, g, (True, True, True))))
+    finally:
+        torch.set_num_threads(threads)
+    for result in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(result, results[0], strict=True))
+
+
+def test_native_pattern_refuses_other_indices():
+    index = torch.zeros(3, dtype=torch.int64)
+    with pytest.raises(ValueError, match="crow must be a contiguous int32 CPU tensor"):
+        NativePattern(index, index.int(), index.int())
 
 
 @needs_native

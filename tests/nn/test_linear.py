@@ -156,3 +156,75 @@ def test_trains():
         optimizer.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.5 * first
+
+
+def _native_layer(**kwargs) -> SparseLinear:
+    layer = SparseLinear(regular_junction(48, 24, fan_in=6, seed=3), **kwargs)
+    if layer._bound is None:
+        pytest.skip("native passes unavailable")
+    return layer
+
+
+def test_copies_bind_their_own_index_buffers():
+    import copy
+    import pickle
+
+    layer = _native_layer()
+    x = torch.randn(5, 48)
+    y = layer(x).detach()
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        buffers = dict(clone.named_buffers())
+        assert clone._bound.crow is buffers["_plan_crow"]
+        assert clone._bound._addresses[0] == buffers["_plan_crow"].data_ptr()
+        assert clone._bound._addresses[1] == buffers["_plan_table"].data_ptr()
+        del clone._plan  # the copy needs nothing of the original's
+        torch.testing.assert_close(clone(x), y)
+
+
+def test_double_backward_is_refused_but_create_graph_gives_first_order_gradients():
+    layer = _native_layer()
+    reference = SparseLinear(layer.junction, kernel="reference")
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 48, requires_grad=True)
+    (grad,) = torch.autograd.grad(layer(x).square().sum(), x, create_graph=True)
+    (expected,) = torch.autograd.grad(reference(x).square().sum(), x)
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="once"):
+        grad.sum().backward()
+
+
+def test_concurrent_threads_get_their_own_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    layer = _native_layer()
+    inputs = [torch.randn(b, 48) for b in (1, 3, 17, 64) for _ in range(8)]
+    with torch.no_grad():
+        expected = [layer(x) for x in inputs]
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda x: [layer(x) for _ in range(20)], inputs))
+    for runs, want in zip(results, expected, strict=True):
+        assert all(torch.equal(y, want) for y in runs)
+
+
+def test_functional_call_parametrization_and_data_swaps_reach_the_product():
+    from torch.func import functional_call
+    from torch.nn.utils import parametrize
+
+    layer = _native_layer()
+    x = torch.randn(3, 48)
+    dense = layer.dense_weight().detach()
+    doubled = {"weight": layer.weight.detach() * 2, "bias": torch.zeros(24)}
+    torch.testing.assert_close(functional_call(layer, doubled, (x,)), 2 * x @ dense.T)
+
+    class Double(nn.Module):
+        def forward(self, weight):
+            return 2 * weight
+
+    parametrize.register_parametrization(layer, "weight", Double())
+    torch.testing.assert_close(layer(x), 2 * x @ dense.T + layer.bias, rtol=1e-5, atol=1e-5)
+    parametrize.remove_parametrizations(layer, "weight")
+    layer.weight.data = torch.ones(layer.junction.nnz)  # a new tensor under the parameter
+    ones = torch.from_numpy(layer.junction.to_mask()).float()
+    torch.testing.assert_close(layer(x), x @ ones.T + layer.bias, rtol=1e-5, atol=1e-5)
+    layer.weight.data = torch.ones(2 * layer.junction.nnz)[::2]  # not contiguous: torch passes
+    torch.testing.assert_close(layer(x), x @ ones.T + layer.bias, rtol=1e-5, atol=1e-5)

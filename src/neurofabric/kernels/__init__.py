@@ -50,10 +50,11 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
        of :data:`DENSE_THRESHOLDS` for this batch, where one scatter plus a GEMM beats the
        sparse kernel (never at batch 1: materialising ``o·i`` values costs more than the
        ``e`` products; with the native passes ``csr`` has ``gather``'s threshold, as both run
-       them), or for a small junction (at most :data:`SMALL_JUNCTION` weights in its dense
-       shape) at batches above 1 — below :data:`SMALL_JUNCTION_NATIVE_BATCH` with the native
-       passes — where every kernel's fixed cost outweighs the arithmetic and the dense GEMM
-       has the smallest;
+       them), or — without the native passes — for a small junction (at most
+       :data:`SMALL_JUNCTION` weights in its dense shape) at batches above 1, where the torch
+       passes' fixed cost outweighs the arithmetic and the dense GEMM has the smallest (the
+       native product crosses into C once per direction and beats ``nn.Linear`` itself there,
+       ``benchmarks/small_layers.py``);
     3. ``gather`` for a constant fan-in — of at least :data:`MIN_GATHER_FAN_IN` when its
        native CPU passes are unavailable (``native``: ``None`` asks
        :func:`neurofabric.kernels.native.library`) — else ``csr``.
@@ -71,10 +72,7 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     )
     elements = junction.in_features * junction.out_features
     complete = junction.nnz == elements
-    small_batch = batch is None or batch > 1
-    if native:
-        small_batch = batch is not None and 1 < batch < SMALL_JUNCTION_NATIVE_BATCH
-    small = elements <= SMALL_JUNCTION and small_batch
+    small = not native and elements <= SMALL_JUNCTION and (batch is None or batch > 1)
     for name, wanted in (
         (
             "blockdiag",
@@ -129,12 +127,6 @@ DENSE_THRESHOLD = DENSE_THRESHOLDS[128][1]
 #: and ``gather`` wins below; at 800×100 ``gather`` wins up to density 0.2.
 SMALL_JUNCTION = 16384
 
-#: With the native passes a small junction runs ``dense`` only below this batch
-#: (``benchmarks/small_layers.py``, 2-core EPYC VM): at batch 256 a 64² layer's step took 85–118
-#: µs with ``csr``/``gather`` against 117–122 with ``dense`` (``nn.Linear`` 102–108), at 256²
-#: 200–344 against 1061–1095; at batch 32 ``dense`` was faster on 64² (55–67 against 68–80).
-SMALL_JUNCTION_NATIVE_BATCH = 128
-
 #: Narrowest blocks ``blockdiag`` is chosen for (batch 256, 4096²): 4×4 blocks ran 1.6× slower
 #: than ``csr``, 8×8 blocks as fast as ``csr`` and 1.3–2× faster than ``gather``, 16×16 blocks
 #: 1.7–2.7× faster than both.
@@ -151,7 +143,6 @@ MIN_GATHER_FAN_IN = 32
 __all__ = [
     "DENSE_THRESHOLD",
     "SMALL_JUNCTION",
-    "SMALL_JUNCTION_NATIVE_BATCH",
     "DENSE_THRESHOLDS",
     "MIN_BLOCK_WIDTH",
     "MIN_GATHER_FAN_IN",

@@ -118,6 +118,13 @@ class CSRKernel:
             "transpose_crow": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
         }
 
+    def bind(self, plan: Plan, junction: Junction) -> native.NativePattern | None:
+        """The plan bound for the native product, or ``None`` if its passes cannot run it."""
+        crow, col, transpose_crow = plan["crow"], plan["col"], plan["transpose_crow"]
+        if not native.usable(crow, col, transpose_crow):
+            return None
+        return native.NativePattern(crow, col, transpose_crow)
+
     def __call__(
         self,
         x: torch.Tensor,

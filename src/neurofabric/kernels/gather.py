@@ -189,6 +189,13 @@ class GatherKernel:
             "transpose_offsets": as_index(transpose_offsets(junction), dtype),  # (i + 1,)
         }
 
+    def bind(self, plan: Plan, junction: Junction) -> native.NativePattern | None:
+        """The plan bound for the native product, or ``None`` if its passes cannot run it."""
+        table, crow, offsets = plan["table"], plan["crow"], plan["transpose_offsets"]
+        if not native.usable(table, crow, offsets):
+            return None
+        return native.NativePattern(crow, table.view(-1), offsets, divisor=table.shape[1])
+
     def __call__(
         self,
         x: torch.Tensor,

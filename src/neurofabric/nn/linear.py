@@ -107,14 +107,27 @@ class SparseLinear(nn.Module):
 
     def _refresh_plan(self) -> None:
         """Gather the plan buffers into :attr:`plan` (rebuilt each call it cost a small layer's
-        forward a microsecond); after :meth:`set_kernel` and whatever replaces buffers."""
+        forward a microsecond) and bind them for the kernel's native product, if it has one;
+        after :meth:`set_kernel` and whatever replaces buffers."""
         size = len(_PLAN_PREFIX)
         self._plan = {k[size:]: v for k, v in self._buffers.items() if k.startswith(_PLAN_PREFIX)}
+        bind = getattr(self._kernel, "bind", None)
+        self._bound = None if bind is None else bind(self._plan, self.junction)
 
     def _apply(self, fn, recurse=True):  # .to(), .cuda(), .double(): new buffer tensors
         module = super()._apply(fn, recurse)
         self._refresh_plan()
         return module
+
+    def __getstate__(self):  # copy.deepcopy, pickling: the bound plan holds raw addresses
+        state = self.__dict__.copy()
+        state.pop("_bound", None)
+        state.pop("_plan", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._refresh_plan()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if input.shape[-1] != self.in_features:
@@ -122,17 +135,28 @@ class SparseLinear(nn.Module):
                 f"input has {input.shape[-1]} features in its last dimension, expected "
                 f"in_features = {self.in_features}"
             )
-        flat = input if input.dim() == 2 else input.reshape(-1, self.in_features)
-        bias = self.bias
+        matrix = input.dim() == 2
+        flat = input if matrix else input.reshape(-1, self.in_features)
+        # the parameters straight from their dict: nn.Module's __getattr__ costs a small
+        # layer's forward over a microsecond apiece; a parametrization moves them elsewhere
+        parameters = self._parameters
+        weight = parameters.get("weight")
+        if weight is None:
+            weight = self.weight
+        bias = parameters["bias"] if "bias" in parameters else self.bias
+        bound = self._bound  # the native product; it returns None where operands do not suit
+        output = None if bound is None else bound(flat, weight, bias)
+        if output is None:
+            output = self._multiply(flat, weight, bias)
+        return output if matrix else output.reshape(*input.shape[:-1], self.out_features)
+
+    def _multiply(
+        self, flat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
         if bias is not None and getattr(self._kernel, "fuses_bias", False):
-            output = self._kernel(flat, self.weight, self._plan, self.junction, bias=bias)
-        else:
-            output = self._kernel(flat, self.weight, self._plan, self.junction)
-            if bias is not None:
-                output = output + bias
-        if input.dim() == 2:
-            return output
-        return output.reshape(*input.shape[:-1], self.out_features)
+            return self._kernel(flat, weight, self._plan, self.junction, bias=bias)
+        output = self._kernel(flat, weight, self._plan, self.junction)
+        return output if bias is None else output + bias
 
     def dense_weight(self) -> torch.Tensor:
         """The ``(out_features, in_features)`` dense matrix, zeros off the pattern."""

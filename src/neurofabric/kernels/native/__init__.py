@@ -1,7 +1,8 @@
 """Native CPU passes: C compiled on first use, called through ctypes.
 
 The C sources beside this file (``gather.c``: the ``gather`` and ``csr`` kernels' passes;
-``edges.c``: their transposed edge order, derived per backward; ``blocks.c``: block-diagonal
+``edges.c``: their transposed edge order, derived per backward; ``linear.c``: a layer's
+forward or backward as one call that chains those passes; ``blocks.c``: block-diagonal
 stages on one sample; ``threads.c``; ``nf.h``) have no
 dependency but a C compiler and pthreads. They are compiled into one library the first time
 a pass is needed — never at import —
@@ -38,10 +39,11 @@ import threading
 from pathlib import Path
 
 #: Bumped with every change of the C functions' signatures (``nf_abi_version`` in the source).
-ABI_VERSION = 12
+ABI_VERSION = 13
 
 SOURCES = tuple(
-    Path(__file__).with_name(name) for name in ("threads.c", "gather.c", "edges.c", "blocks.c")
+    Path(__file__).with_name(name)
+    for name in ("threads.c", "gather.c", "edges.c", "linear.c", "blocks.c")
 )
 HEADER = Path(__file__).with_name("nf.h")
 FLAGS = ("-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC", "-pthread")
@@ -133,6 +135,11 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.nf_row_dots.restype = None
     lib.nf_row_dots_backward.argtypes = [i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
     lib.nf_row_dots_backward.restype = None
+    # one array of int64 words each (product.py): no per-argument conversion to set up
+    lib.nf_linear_forward.restype = None
+    lib.nf_linear_backward.restype = ctypes.c_int
+    lib.nf_linear_backward_scratch.argtypes = [i64] * 8
+    lib.nf_linear_backward_scratch.restype = i64
     lib.nf_lanes.restype = ctypes.c_int
     return lib
 

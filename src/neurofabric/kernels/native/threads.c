@@ -12,7 +12,7 @@
 #include "nf.h"
 
 /* Bumped with every change of an exported function's signature (ABI_VERSION in __init__.py). */
-int nf_abi_version(void) { return 12; }
+int nf_abi_version(void) { return 13; }
 
 /* Floats per vector of this build (nf.h), for the loader's report. */
 int nf_lanes(void) { return NF_LANES; }
