@@ -1,12 +1,12 @@
 """Small layers against ``nn.Linear``: where fixed per-call costs outweigh the arithmetic.
 
 For each N × N layer, density and pattern — ``regular`` (constant fan-in: ``gather``),
-``random`` (``csr``) and ``blocks`` (a Clos middle stage, block-diagonal: ``blockdiag``) —
-the medians over interleaved rounds (each round times every method once, ``timeit``, 2
-threads) of a batch-1 forward under ``no_grad`` and of training steps (forward + backward of
-one upstream gradient) at batches 1, 32 and 256, for ``nn.Linear``, ``kernel="auto"`` (the
-kernel it picks is printed, with auto's time over nn.Linear's) and the kernels named by
-``--kernels``:
+``random`` (``csr``) and ``blocks`` (a Clos ingress stage: block-diagonal, blocks
+``density · N`` wide) — the medians over interleaved rounds (each round times every method
+once, in an order rotated from round to round; ``timeit``, 2 threads) of a batch-1 forward
+under ``no_grad`` and of training steps (forward + backward of one upstream gradient) at
+batches 1, 32 and 256, for ``nn.Linear``, ``kernel="auto"`` (the kernel it picks is
+printed, with auto's time over nn.Linear's) and the kernels named by ``--kernels``:
 
     .venv/bin/python benchmarks/small_layers.py [--sizes 64,256,1024] [--densities 0.0625]
         [--patterns regular,random,blocks] [--kernels dense] [--rounds 15]
@@ -32,9 +32,9 @@ def _junction(pattern: str, n: int, density: float):
         return regular_junction(n, n, density=density, seed=0)
     if pattern == "random":
         return random_junction(n, n, density=density, seed=0)
-    groups = round(1 / density)  # a Clos middle stage: `groups` blocks of n / groups squared
-    topology = clos_topology(n, n, groups=groups, middle=n // groups)
-    return list(topology.junctions.values())[1]
+    width = round(n * density)  # a Clos ingress stage: n / width blocks of width × width
+    topology = clos_topology(n, n, groups=n // width, middle=width)
+    return list(topology.junctions.values())[0]
 
 
 def _medians(statements: dict, rounds: int) -> dict[str, float]:
@@ -43,8 +43,10 @@ def _medians(statements: dict, rounds: int) -> dict[str, float]:
         statement()
     number = max(1, int(0.02 / max(timeit.timeit(f, number=1) for f in statements.values())))
     times: dict[str, list[float]] = {name: [] for name in statements}
-    for _ in range(rounds):
-        for name, statement in statements.items():
+    names = list(statements)
+    for round_ in range(rounds):  # each round starts one method later: none always runs
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # after
+            statement = statements[name]  # the same one (nn.Linear's weights evict caches)
             times[name].append(timeit.timeit(statement, number=number) / number * 1e6)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -93,7 +95,7 @@ def main() -> None:
             for density in map(float, args.densities.split(",")):
                 if pattern == "regular" and (n * density) % 1:
                     continue  # a regular junction needs an integer fan-in
-                if pattern == "blocks" and (1 / density) % 1:
+                if pattern == "blocks" and n % round(n * density):
                     continue  # a whole number of blocks
                 for batch in (None, 1, 32, 256):
                     print(_row(pattern, n, density, batch, kernels, args.rounds), flush=True)

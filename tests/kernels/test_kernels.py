@@ -242,10 +242,13 @@ POLICY_JUNCTIONS = {
     "regular-128x128-d0.375": lambda: regular_junction(128, 128, fan_in=48, seed=0),
     "clos-512-ingress-32x32": lambda: _stage(clos_topology(512, 512, groups=16, middle=32), 0),
     "clos-512-middle-16x16": lambda: _stage(clos_topology(512, 512, groups=16, middle=32), 1),
+    "clos-1024-ingress-32x32": lambda: _stage(clos_topology(1024, 1024, groups=32, middle=32), 0),
+    "clos-1024-ingress-16x16": lambda: _stage(clos_topology(1024, 1024, groups=64, middle=16), 0),
 }
 
 
-# With the native passes, gather wins at every constant fan-in, csr shares gather's density
+# With the native passes, gather wins at every constant fan-in (block stages too, unless their
+# blocks are 32 wide or more in a junction of 1024² or more), csr shares gather's density
 # threshold, and small junctions stay sparse at every batch; the other rules stay.
 NATIVE_POLICY = [
     ("regular-256x256-fi8", None, "gather"),
@@ -256,7 +259,10 @@ NATIVE_POLICY = [
     ("regular-256x256-d0.5", None, "dense"),
     ("regular-256x256-d0.375", None, "dense"),
     ("regular-256x256-d0.375", 16, "gather"),
-    ("clos-512-ingress-32x32", None, "blockdiag"),
+    ("clos-512-ingress-32x32", None, "gather"),  # blocks: only from 1024² on
+    ("clos-1024-ingress-32x32", None, "blockdiag"),
+    ("clos-1024-ingress-32x32", 1, "blockdiag"),
+    ("clos-1024-ingress-16x16", None, "gather"),  # too narrow for bmm to win
     ("regular-64x32-fo4", None, "gather"),  # small, but a training batch
     ("regular-64x32-fo4", 256, "gather"),
     ("regular-64x32-fo4", 16, "gather"),
@@ -358,6 +364,35 @@ def test_a_trained_layer_holds_one_index_per_edge(name, dtype, input_grad, batch
     torch.testing.assert_close(layer.weight.grad, reference.weight.grad, **tolerance)
     if input_grad:
         torch.testing.assert_close(x.grad, 2 * x_reference.grad, **tolerance)
+
+
+BLOCK_CASES = [
+    name
+    for name, junction in JUNCTIONS.items()
+    if junction.blocks is not None and KERNELS["blockdiag"].supports(junction)
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "batch", "dtype", "bias"),
+    [(case, b, d, bias) for case in BLOCK_CASES for b in (1, 5) for d in DTYPES for bias in (0, 1)],
+)
+def test_blockdiag_inference_without_autograd_equals_reference(case, batch, dtype, bias):
+    """Under ``no_grad`` (and for inputs and weights that want no gradient) a block stage runs
+    without its autograd node — one sample in float32 on the native block product — and gives
+    the reference output, grid permutations, block order and bias included."""
+    junction = JUNCTIONS[case]
+    torch.manual_seed(0)
+    layer = SparseLinear(junction, bias=bool(bias), kernel="blockdiag", dtype=dtype)
+    reference = SparseLinear(junction, bias=bool(bias), kernel="reference", dtype=dtype)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(batch, junction.in_features, dtype=dtype)
+    with torch.no_grad():
+        y = layer(x)
+    assert y.grad_fn is None and y.is_contiguous()
+    torch.testing.assert_close(y, reference(x).detach())
+    layer.requires_grad_(False)  # no gradient wanted, grad mode on: the same path
+    torch.testing.assert_close(layer(x), y, rtol=0, atol=0)
 
 
 def test_blockdiag_skips_the_weight_gather_when_orders_agree():

@@ -45,7 +45,10 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     (``benchmarks/bench_kernels_quick.py``; ``batch=None`` means a training batch, 256):
 
     1. ``blockdiag`` for a block-structured stage whose blocks are at least
-       :data:`MIN_BLOCK_WIDTH` wide (narrower blocks leave ``bmm`` slower than ``csr``);
+       :data:`MIN_BLOCK_WIDTH` wide (narrower blocks leave ``bmm`` slower than ``csr``) —
+       with the native passes only blocks at least :data:`NATIVE_MIN_BLOCK_WIDTH` wide in a
+       junction of at least :data:`NATIVE_MIN_BLOCK_ELEMENTS` weights in its dense shape
+       (``gather`` runs narrower blocks and smaller stages faster);
     2. ``dense`` for a complete junction (its weight is a free ``view``), above the density
        of :data:`DENSE_THRESHOLDS` for this batch, where one scatter plus a GEMM beats the
        sparse kernel (never at batch 1: materialising ``o·i`` values costs more than the
@@ -73,13 +76,13 @@ def select_kernel(junction, *, batch: int | None = None, native: bool | None = N
     elements = junction.in_features * junction.out_features
     complete = junction.nnz == elements
     small = not native and elements <= SMALL_JUNCTION and (batch is None or batch > 1)
+    width = 0 if blocks is None or blocks.diagonal else min(blocks.block_in, blocks.block_out)
+    if native:
+        block_wanted = width >= NATIVE_MIN_BLOCK_WIDTH and elements >= NATIVE_MIN_BLOCK_ELEMENTS
+    else:
+        block_wanted = width >= MIN_BLOCK_WIDTH
     for name, wanted in (
-        (
-            "blockdiag",
-            blocks is not None
-            and not blocks.diagonal
-            and min(blocks.block_in, blocks.block_out) >= MIN_BLOCK_WIDTH,
-        ),
+        ("blockdiag", block_wanted),
         (
             "dense",
             complete or small or junction.density > (gather_threshold if gather else csr_threshold),
@@ -132,6 +135,19 @@ SMALL_JUNCTION = 16384
 #: 1.7–2.7× faster than both.
 MIN_BLOCK_WIDTH = 8
 
+#: With the native passes, the narrowest blocks and the smallest dense shape ``in · out`` for
+#: which ``blockdiag`` is chosen over ``gather`` (a block stage has a constant fan-in). On
+#: the 2-core EPYC (AVX2; ``benchmarks/small_layers.py --patterns blocks --kernels
+#: blockdiag,gather``, µs per training step at batch 256): blocks 8 and 16 wide ran faster on
+#: ``gather`` at 1024² and 4096² (4096², 16 wide: 8388 against 10557), 32 wide tied or went
+#: to ``blockdiag`` (4096²: 10396 against 11440), 64 and wider went to ``blockdiag`` (1024²,
+#: 128 wide: 6455 against 10600). Below 1024² ``blockdiag``'s fixed cost (an autograd
+#: ``Function`` and ``bmm`` calls) made its batch-1 steps 1.4–1.7× slower than
+#: ``nn.Linear``'s at 128² and 256² and its batch-1 forwards up to 1.2× slower at 512²,
+#: where ``gather`` stays at or below ``nn.Linear`` (and still beats it at batch 256).
+NATIVE_MIN_BLOCK_WIDTH = 32
+NATIVE_MIN_BLOCK_ELEMENTS = 1024 * 1024
+
 #: Smallest constant fan-in ``gather``'s torch passes are chosen for: below it ``csr`` is
 #: 1.2–1.6× faster at batches of 32 and more (the two layout transposes per pass dominate tiny
 #: rows); at fan-in 64 and more ``gather`` is faster (1.4× at 4096², fan-in 256). With the
@@ -145,6 +161,8 @@ __all__ = [
     "SMALL_JUNCTION",
     "DENSE_THRESHOLDS",
     "MIN_BLOCK_WIDTH",
+    "NATIVE_MIN_BLOCK_ELEMENTS",
+    "NATIVE_MIN_BLOCK_WIDTH",
     "MIN_GATHER_FAN_IN",
     "KERNELS",
     "Kernel",

@@ -27,6 +27,13 @@ class Kernel(Protocol):
     A kernel whose class sets ``fuses_bias = True`` also takes ``bias=`` in ``__call__`` and
     adds it inside its product (as ``nn.Linear``'s ``addmm`` does); the others leave the bias
     to the caller.
+
+    A kernel may also define ``bind(plan, junction)``: whatever a module's repeated calls
+    share worked out once (after ``prepare`` and each time the plan's tensors are replaced),
+    as a callable ``(x, weight, bias) → (b, o)`` output with the bias added, or ``None``
+    where these operands do not suit it; ``bind`` itself returns ``None`` when it has
+    nothing to bind. Either way the module then calls the kernel. For a small layer the
+    per-call work is most of its cost.
     """
 
     name: str

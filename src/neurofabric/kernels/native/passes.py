@@ -44,7 +44,7 @@ def row_stride(b: int) -> int:
     return 16 * (lines + 1 - lines % 2)
 
 
-def _good(rows: torch.Tensor) -> bool:
+def readable_in_place(rows: torch.Tensor) -> bool:
     """Whether a feature-major view can be read in place: unit stride along the batch, a row
     stride of an odd number of 64-byte lines, aligned, and whole vectors (``b % 16 == 0``: a
     pass reads the last chunk's vectors whole, which only a padded copy makes safe)."""
@@ -62,7 +62,7 @@ def feature_major(x: torch.Tensor) -> torch.Tensor:
     """``(b, n) → (n, b)``: the transposed view if its layout suits the passes, else a copy
     with :func:`row_stride` (a view of a padded buffer)."""
     rows = x.t()
-    if rows.shape[1] <= 1 or _good(rows):
+    if rows.shape[1] <= 1 or readable_in_place(rows):
         return rows
     if x.stride(1) == 1 and x.dtype == torch.float32:  # batch-major rows: the native transpose
         b, n = x.shape
