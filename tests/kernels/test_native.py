@@ -32,6 +32,10 @@ PASS_CASES = {
     "16x128-k16-b200": (16, 128, 16, 200),
     "24x24-k1-b130": (24, 24, 1, 130),
     "1x10-k10-b17": (1, 10, 10, 17),
+    # with AVX2's eight-vector chunks: a last chunk of four, five (partly padded) and seven
+    "12x9-k3-b32": (12, 9, 3, 32),
+    "20x30-k6-b100": (20, 30, 6, 100),
+    "32x16-k8-b56": (32, 16, 8, 56),
 }
 
 

@@ -14,7 +14,19 @@
  */
 #include "nf.h"
 
-#define CHUNK (4 * NF_LANES) /* batch columns per pass over the edges: four vectors */
+/* Vectors per chunk of batch columns (one pass over the edges per chunk): four with AVX-512
+ * (64 columns) or SSE2/NEON, eight with AVX2 (64 columns too). On the AVX2 EPYC (Zen, 512 KiB
+ * L2 per core) a gather step at 4096², batch 256, took 96 ms with eight vectors against 111
+ * with four (and 102 with eight in two chains of accumulators, which spill: 16 registers);
+ * two vectors (a chunk that fits that L2) were 1.7–2× slower per pass. */
+#ifndef CHUNK_VECTORS
+#if NF_LANES == 8
+#define CHUNK_VECTORS 8
+#else
+#define CHUNK_VECTORS 4
+#endif
+#endif
+#define CHUNK (CHUNK_VECTORS * NF_LANES) /* batch columns per pass over the edges */
 /* Edges ahead whose gathered rows the gradient pass prefetches: of 4, 8, 16 and 32, 16 was
  * fastest (4096², density 1/16, batch 256); the bag sums gained nothing from prefetching. */
 #ifndef PREFETCH
@@ -40,8 +52,8 @@ typedef struct {
   int batch_major;   /* out is (b, bags) with row stride ld_out, else (bags, b) */
 } bag_args;
 
-/* The CHUNK · 4 bytes of one gathered row's chunk (four lines with AVX-512, two with AVX2,
- * one with SSE2 or NEON; the conditions are compile-time constants). */
+/* The CHUNK · 4 bytes of one gathered row's chunk (four lines with AVX-512 or AVX2, one with
+ * SSE2 or NEON; the conditions are compile-time constants). */
 #define PREFETCH_ROW(p)                       \
   {                                           \
     const char* next_ = (const char*)(p);     \
@@ -60,11 +72,12 @@ typedef struct {
 #define SOURCE_OF(e) \
   (divide ? (int64_t)(((__uint128_t)(uint32_t)index[e] * magic) >> 64) : (int64_t)index[e])
 
-/* One chunk of columns [c0, c0 + NF_LANES·nv) of the bags [bag0, bag1); nv (1–4 vectors), `divide`
- * and `batch_major` are compile-time constants in each copy. The last chunk of a batch that is
- * not a multiple of 64 has fewer vectors, the last of them partly past column b: rows are
- * padded to whole vectors with zeros (passes.py), so those lanes read zeros, and they are never
- * stored (the output's own padding stays zero). */
+/* One chunk of columns [c0, c0 + NF_LANES·nv) of the bags [bag0, bag1); nv (1 to
+ * CHUNK_VECTORS), `divide` and `batch_major` are compile-time constants in each copy but the
+ * 5–7 vectors of a last chunk. The last chunk of a batch that is not a multiple of CHUNK has
+ * fewer vectors, the last of them partly past column b: rows are padded to whole vectors with
+ * zeros (passes.py), so those lanes read zeros, and they are never stored (the output's own
+ * padding stays zero). */
 static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_t bag1,
                                                             const bag_args* a, const int64_t c0,
                                                             const int nv, const int divide,
@@ -81,17 +94,25 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
    * NF_LANES consecutive columns after an NF_LANES × NF_LANES transpose */
   for (int64_t group = bag0; group < bag1; group += NF_LANES) {
     const int64_t group_end = group + NF_LANES < bag1 ? group + NF_LANES : bag1;
-    vec tile[4][NF_LANES];
+    vec tile[CHUNK_VECTORS][NF_LANES];
     for (int64_t bag = group; bag < group_end; ++bag) {
       const int64_t e0 = offsets[bag], e1 = offsets[bag + 1];
-      /* two edges per step into two sets of accumulators: half the dependency chain */
+      /* up to four vectors: two edges per step into two sets of accumulators, half the
+       * dependency chain */
       const float start = bias ? bias[bag] : 0.f;
-      vec p[4], q[4];
+      vec p[CHUNK_VECTORS], q[CHUNK_VECTORS];
       for (int v = 0; v < nv; ++v) {
         p[v] = (vec){0} + start;
         q[v] = (vec){0};
       }
       int64_t e = e0;
+      /* more than four vectors are enough independent chains alone (and two sets of them
+       * would not fit the registers) */
+      for (; nv > 4 && e < e1; ++e) {
+        const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
+        const float wp = weight[e];
+        for (int v = 0; v < nv; ++v) p[v] += wp * rp[v];
+      }
       for (; e + 2 <= e1; e += 2) {
         const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
         const vecu* rq = (const vecu*)(rows + SOURCE_OF(e + 1) * ld);
@@ -139,8 +160,13 @@ static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int
                                                                const int divide,
                                                                const int batch_major) {
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = left < 4 ? left : 4;
-    if (vectors >= 4)
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = 
+                  left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
+    if (vectors >= CHUNK_VECTORS)
+      bag_chunk(bag0, bag1, a, c0, CHUNK_VECTORS, divide, batch_major);
+    else if (vectors > 4) /* 5–7 of an 8-vector chunk: the last chunk only */
+      bag_chunk(bag0, bag1, a, c0, (int)vectors, divide, batch_major);
+    else if (vectors == 4)
       bag_chunk(bag0, bag1, a, c0, 4, divide, batch_major);
     else if (vectors == 3)
       bag_chunk(bag0, bag1, a, c0, 3, divide, batch_major);
@@ -196,7 +222,7 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
   const float* x = a->x + c0;
   for (int64_t j = row0; j < row1; ++j) {
     const vecu* gp = (const vecu*)(a->g + j * ld_g + c0);
-    vec g[4];
+    vec g[CHUNK_VECTORS];
     for (int v = 0; v < nv; ++v) g[v] = gp[v];
     int64_t e = offsets[j];
     const int64_t e1 = offsets[j + 1];
@@ -226,8 +252,13 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
 static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
   const edge_args* a = (const edge_args*)p;
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = left < 4 ? left : 4;
-    if (vectors >= 4)
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = 
+                  left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
+    if (vectors >= CHUNK_VECTORS)
+      edge_chunk(row0, row1, a, c0, CHUNK_VECTORS);
+    else if (vectors > 4) /* 5–7 of an 8-vector chunk: the last chunk only */
+      edge_chunk(row0, row1, a, c0, (int)vectors);
+    else if (vectors == 4)
       edge_chunk(row0, row1, a, c0, 4);
     else if (vectors == 3)
       edge_chunk(row0, row1, a, c0, 3);
