@@ -160,8 +160,8 @@ static inline __attribute__((always_inline)) void bag_sum_body(int64_t bag0, int
                                                                const int divide,
                                                                const int batch_major) {
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = 
-                  left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES;
+    const int64_t vectors = left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
     if (vectors >= CHUNK_VECTORS)
       bag_chunk(bag0, bag1, a, c0, CHUNK_VECTORS, divide, batch_major);
     else if (vectors > 4) /* 5–7 of an 8-vector chunk: the last chunk only */
@@ -252,8 +252,8 @@ static inline __attribute__((always_inline)) void edge_chunk(int64_t row0, int64
 static void edge_gradient_range(int64_t row0, int64_t row1, const void* p) {
   const edge_args* a = (const edge_args*)p;
   for (int64_t c0 = 0; c0 < a->b; c0 += CHUNK) {
-    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES, vectors = 
-                  left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
+    const int64_t left = (a->b - c0 + NF_LANES - 1) / NF_LANES;
+    const int64_t vectors = left < CHUNK_VECTORS ? left : CHUNK_VECTORS;
     if (vectors >= CHUNK_VECTORS)
       edge_chunk(row0, row1, a, c0, CHUNK_VECTORS);
     else if (vectors > 4) /* 5–7 of an 8-vector chunk: the last chunk only */
