@@ -27,10 +27,22 @@
 #endif
 #endif
 #define CHUNK (CHUNK_VECTORS * NF_LANES) /* batch columns per pass over the edges */
-/* Edges ahead whose gathered rows the gradient pass prefetches: of 4, 8, 16 and 32, 16 was
- * fastest (4096², density 1/16, batch 256); the bag sums gained nothing from prefetching. */
+/* Prefetching: PREFETCH edges ahead, the first PREFETCH_LINES cache lines of the chunk of the
+ * row that edge gathers (the hardware prefetcher fetches the rest). The edge gradient was
+ * fastest at 16 edges ahead (of 4, 8, 16, 32; 4096², density 1/16, batch 256) on both EPYCs;
+ * on the AVX2 one (Zen), with two of the chunk's four lines (2 and 3 were 7–13% slower per
+ * pass than 4, in benchmarks/native_builds.py), which also cut the bag sums' eight-vector
+ * chunks by 20–23% (8 or 24 edges ahead: no better). With four-vector chunks (AVX-512) the
+ * bag sums gained nothing from prefetching and do not. */
 #ifndef PREFETCH
 #define PREFETCH 16
+#endif
+#ifndef PREFETCH_LINES
+#if NF_LANES == 8
+#define PREFETCH_LINES 2
+#else
+#define PREFETCH_LINES ((CHUNK * 4 + 63) / 64)
+#endif
 #endif
 
 /* ---------------------------------------------------------------- bag sum */
@@ -52,19 +64,12 @@ typedef struct {
   int batch_major;   /* out is (b, bags) with row stride ld_out, else (bags, b) */
 } bag_args;
 
-/* The CHUNK · 4 bytes of one gathered row's chunk (four lines with AVX-512 or AVX2, one with
- * SSE2 or NEON; the conditions are compile-time constants). */
-#define PREFETCH_ROW(p)                       \
-  {                                           \
-    const char* next_ = (const char*)(p);     \
-    __builtin_prefetch(next_);                \
-    if (CHUNK * 4 > 64) {                     \
-      __builtin_prefetch(next_ + 64);         \
-    }                                         \
-    if (CHUNK * 4 > 128) {                    \
-      __builtin_prefetch(next_ + 128);        \
-      __builtin_prefetch(next_ + 192);        \
-    }                                         \
+/* The first PREFETCH_LINES cache lines from p. */
+#define PREFETCH_ROW(p)                                                \
+  {                                                                    \
+    const char* next_ = (const char*)(p);                              \
+    for (int line_ = 0; line_ < PREFETCH_LINES; ++line_)               \
+      __builtin_prefetch(next_ + 64 * line_);                          \
   }
 
 /* source_of(e): the row edge e gathers; `divide` is a compile-time constant in each copy of
@@ -87,7 +92,7 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
   const float* const weight = a->weight;
   const float* const bias = a->bias;
   const uint64_t magic = a->magic;
-  const int64_t ld = a->ld_rows, ld_out = a->ld_out;
+  const int64_t ld = a->ld_rows, ld_out = a->ld_out, end = offsets[bag1];
   const int64_t width = a->b - c0 < CHUNK ? a->b - c0 : CHUNK; /* columns kept */
   const float* rows = a->rows + c0;
   /* batch-major output: NF_LANES bags' sums are kept (tile) and written as whole vectors of
@@ -107,8 +112,9 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
       }
       int64_t e = e0;
       /* more than four vectors are enough independent chains alone (and two sets of them
-       * would not fit the registers) */
+       * would not fit the registers); `end` bounds the prefetch's index read */
       for (; nv > 4 && e < e1; ++e) {
+        if (e + PREFETCH < end) PREFETCH_ROW(rows + SOURCE_OF(e + PREFETCH) * ld)
         const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
         const float wp = weight[e];
         for (int v = 0; v < nv; ++v) p[v] += wp * rp[v];

@@ -121,6 +121,23 @@ static inline vec sum_lanes(const vec* s) {
                                  28, 30) +
          __builtin_shufflevector(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
                                  29, 31);
+#elif NF_LANES == 8
+  /* each vector's halves added first, then two 4 × 4 transposes of 128-bit vectors: the
+   * in-lane shuffles are one micro-op each on Zen, where the cross-lane ones of a full 8 × 8
+   * transpose (vperm2f128) cost several */
+  typedef float v4 __attribute__((vector_size(16)));
+  v4 h[8], r[2];
+  for (int t = 0; t < 8; ++t)
+    h[t] = __builtin_shufflevector(s[t], s[t], 0, 1, 2, 3) +
+           __builtin_shufflevector(s[t], s[t], 4, 5, 6, 7);
+  for (int q = 0; q < 2; ++q) {
+    const v4 a = h[4 * q], b = h[4 * q + 1], c = h[4 * q + 2], d = h[4 * q + 3];
+    /* ab = (a0 + a2, b0 + b2, a1 + a3, b1 + b3), cd likewise */
+    const v4 ab = __builtin_shufflevector(a, b, 0, 4, 1, 5) + __builtin_shufflevector(a, b, 2, 6, 3, 7);
+    const v4 cd = __builtin_shufflevector(c, d, 0, 4, 1, 5) + __builtin_shufflevector(c, d, 2, 6, 3, 7);
+    r[q] = __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+  }
+  return __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 4, 5, 6, 7);
 #else
   vec m[NF_LANES];
   for (int t = 0; t < NF_LANES; ++t) m[t] = s[t];

@@ -1,0 +1,143 @@
+"""Two builds of the native library timed against each other in one process.
+
+Build A compiles the C sources of a git revision (``--against``, default ``HEAD``; ``tree``:
+the working tree's, to time one source against itself with other constants); build B those
+of the working tree. Either gets extra compiler definitions (``--define-a``,
+``--define-b``: ``CHUNK_VECTORS=4``, ``PREFETCH=8``, …), so one source tree can be timed
+against itself with another constant. For N × N at density 1/16 and the batch given, prints
+the medians (repeats interleaved A, B, A, B, …, so a drift of the machine's speed hits both
+alike) of the three passes of a ``gather`` training step — forward bag sum, transposed bag
+sum (∂L/∂x), edge gradient (∂L/∂w) — and of a whole step of a ``SparseLinear`` (forward and
+backward through one native call per direction), with B's time over A's:
+
+    .venv/bin/python benchmarks/native_builds.py [--against HEAD] [--define-a CHUNK_VECTORS=4]
+        [--define-b …] [--features 4096] [--batch 256] [--repeats 20]
+
+Both builds must have the loader's ABI (``ABI_VERSION``): a revision whose C functions take
+other arguments cannot be loaded by this tree's Python and is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurofabric.bench import machine_name
+from neurofabric.kernels import native
+from neurofabric.kernels._sparse import sort_order, transpose_offsets
+from neurofabric.kernels.native import passes
+from neurofabric.nn import SparseLinear
+from neurofabric.topology import regular_junction
+
+
+def _sources_at(revision: str, directory: Path) -> None:
+    """Write the native sources of ``revision`` into ``directory`` (``git show``)."""
+    root = Path(native.__file__).resolve().parents[4]
+    for path in (native.HEADER, *native.SOURCES):
+        relative = path.resolve().relative_to(root).as_posix()
+        shown = subprocess.run(
+            ["git", "-C", str(root), "show", f"{revision}:{relative}"],
+            capture_output=True,
+            text=True,
+        )
+        if shown.returncode:
+            raise SystemExit(f"error: {revision}:{relative}: {shown.stderr.strip()}")
+        (directory / path.name).write_text(shown.stdout)
+
+
+def _load(directory: Path | None, defines: list[str]):
+    """Compile and load the sources in ``directory`` (None: this tree) with ``-D`` defines."""
+    sources, header, flags = native.SOURCES, native.HEADER, native.FLAGS
+    try:
+        if directory is not None:
+            native.SOURCES = tuple(directory / path.name for path in sources)
+            native.HEADER = directory / header.name
+        native.FLAGS = (*flags, *(f"-D{define}" for define in defines))
+        native.reset()
+        lib = native.library()
+        if lib is None:
+            raise SystemExit(f"error: {native.status()}")
+        return lib
+    finally:
+        native.SOURCES, native.HEADER, native.FLAGS = sources, header, flags
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", default="HEAD", help="git revision of build A, or tree")
+    parser.add_argument("--define-a", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--define-b", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--features", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as temporary:
+        if args.against != "tree":
+            _sources_at(args.against, Path(temporary))
+        libraries = {
+            "A": _load(Path(temporary) if args.against != "tree" else None, args.define_a),
+            "B": _load(None, args.define_b),
+        }
+    n, b = args.features, args.batch
+    print(f"machine: {machine_name('cpu')}; {n}x{n}, density 1/16, batch {b}")
+    print(f"A: {args.against} {' '.join(args.define_a)}; B: working tree {' '.join(args.define_b)}")
+
+    junction = regular_junction(n, n, density=1 / 16, seed=0)
+    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
+    crow = torch.from_numpy(junction.indptr.astype(np.int32))
+    order = sort_order(table.view(-1)).to(torch.int32)
+    offsets = torch.from_numpy(transpose_offsets(junction).astype(np.int32))
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(junction.nnz, generator=generator)
+    x = torch.randn(b, n, generator=generator)
+    x_rows = passes.feature_major(x)
+    g_rows = passes.feature_major(torch.randn(b, n, generator=generator))
+    transposed = passes.take(weight, order)
+    upstream = torch.randn(b, n, generator=generator)
+    layers = {}
+    for name, lib in libraries.items():  # a layer binds the library it was built with
+        native._library = lib
+        layers[name] = SparseLinear(junction, kernel="gather")
+    inputs = x.clone().requires_grad_()
+
+    def step(layer):
+        layer(inputs).backward(upstream)
+
+    cases = {
+        "forward bag sum": lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
+        "transposed bag sum (dL/dx)": lambda: passes.bag_sum(
+            g_rows, order, transposed, n, offsets=offsets, divisor=table.shape[1]
+        ),
+        "edge gradient (dL/dw)": lambda: passes.edge_gradient(
+            g_rows, x_rows, table, offsets=crow
+        ),
+    }
+    times = {(case, name): [] for case in [*cases, "SparseLinear step"] for name in libraries}
+    for _ in range(args.repeats):
+        for case, statement in cases.items():
+            for name, lib in libraries.items():
+                native._library = lib
+                start = time.perf_counter()
+                statement()
+                times[case, name].append(time.perf_counter() - start)
+        for name, layer in layers.items():
+            start = time.perf_counter()
+            step(layer)
+            times["SparseLinear step", name].append(time.perf_counter() - start)
+    native.reset()
+    print(f"{'':28s} {'A ms':>8s} {'B ms':>8s}  B/A")
+    for case in [*cases, "SparseLinear step"]:
+        a, b_ = (statistics.median(times[case, name]) * 1e3 for name in libraries)
+        print(f"{case:28s} {a:8.2f} {b_:8.2f}  {b_ / a:.3f}")
+
+
+if __name__ == "__main__":
+    main()
