@@ -116,9 +116,7 @@ def main() -> None:
         "transposed bag sum (dL/dx)": lambda: passes.bag_sum(
             g_rows, order, transposed, n, offsets=offsets, divisor=table.shape[1]
         ),
-        "edge gradient (dL/dw)": lambda: passes.edge_gradient(
-            g_rows, x_rows, table, offsets=crow
-        ),
+        "edge gradient (dL/dw)": lambda: passes.edge_gradient(g_rows, x_rows, table, offsets=crow),
     }
     times = {(case, name): [] for case in [*cases, "SparseLinear step"] for name in libraries}
     for _ in range(args.repeats):

@@ -202,7 +202,7 @@ def main() -> None:
     def on_bmm():  # the general path: no one-call chain, no native product
         with (
             mock.patch.object(block_chain, "_vector_chain", lambda *a: None),
-            mock.patch.object(block_chain, "_native", lambda *a: False),
+            mock.patch.object(block_chain, "native_product_applies", lambda *a: False),
         ):
             return cascade(one)
 

@@ -330,10 +330,16 @@ def _bmm(a: torch.Tensor, b: torch.Tensor, batch_major: bool = False) -> torch.T
     return torch.bmm(_blas_operand(a), _blas_operand(b))
 
 
-def _native(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> bool:
-    """Whether a stage's product runs on the native block product (``blocks.c``): one sample,
-    float32 on the CPU, where one C call beats a batched BLAS call's dispatch (at batch 2 and
-    up ``torch.bmm`` was faster [meas])."""
+def native_product_applies(
+    weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None
+) -> bool:
+    """Whether ``passes.block_product(weight, x, bias)`` can take a stage's product, ``x``
+    ``(g, i, 1)``: one sample, float32 CPU operands outside traced graphs and functorch
+    transforms (whose wrapped tensors have no data pointer), contiguous blocks and bias,
+    blocks it fits. There one C call beats a batched BLAS call's dispatch (at batch 2 and up
+    ``torch.bmm`` was faster [meas])."""
+    if torch._C._are_functorch_transforms_active():
+        return False
     operands = (weight, x) if bias is None else (weight, x, bias)
     return (
         x.shape[-1] == 1
@@ -398,7 +404,7 @@ def _stage_forward(
     if last:  # write the chain's (b, n) output directly, bias included
         order = stage.output_order
         fused = bias if order is None else None
-        if _native(weight, x, fused):
+        if native_product_applies(weight, x, fused):
             out = passes.block_product(weight, x, fused).view(1, stage.out_features)
         else:
             out = _bmm_batch_major(weight, x, fused)
@@ -409,7 +415,11 @@ def _stage_forward(
                 out += bias
         y = out.t()  # (n, b)
     else:
-        y = passes.block_product(weight, x) if _native(weight, x, None) else _bmm(weight, x)
+        y = (
+            passes.block_product(weight, x)
+            if native_product_applies(weight, x, None)
+            else _bmm(weight, x)
+        )
         if stage.output_order is not None:
             y = _permute_rows(_flat(y, stage.out_features), stage.output_order)
     if stage.skip:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from neurofabric.kernels import block_chain
 from neurofabric.kernels.base import Plan
 from neurofabric.kernels.native import passes
 from neurofabric.topology.blocks import BlockStructure, GridPermutation
@@ -203,27 +204,12 @@ class BoundBlocks:
             g, bo, bi
         )
         xb = to_blocks(x, input_grid, g)  # (g, b, bi)
-        fused = bias if output_grid is None else None
-        if x.shape[0] == 1 and _native_block_product(blocks, xb, fused):
-            y = passes.block_product(blocks, xb.transpose(1, 2), fused).view(1, g * bo)
-            y = permute_features(y, output_grid)
-        else:
-            y = from_blocks(torch.bmm(xb, blocks.transpose(1, 2)), output_grid)
-            fused = None
-        return y if bias is None or fused is not None else y + bias
-
-
-def _native_block_product(
-    blocks: torch.Tensor, xb: torch.Tensor, bias: torch.Tensor | None
-) -> bool:
-    """Whether ``blocks.c`` can take this one-sample product: float32 CPU operands outside
-    traced graphs and functorch transforms, contiguous blocks and bias, blocks it fits."""
-    if torch._C._are_functorch_transforms_active():
-        return False
-    operands = (blocks, xb) if bias is None else (blocks, xb, bias)
-    return (
-        blocks.is_contiguous()
-        and (bias is None or bias.is_contiguous())
-        and passes.block_product_fits(blocks.shape[2])
-        and passes.usable(*operands)
-    )
+        if x.shape[0] == 1:
+            fused = bias if output_grid is None else None  # else added after the permutation
+            columns = xb.transpose(1, 2)  # (g, bi, 1)
+            if block_chain.native_product_applies(blocks, columns, fused):
+                y = passes.block_product(blocks, columns, fused).view(1, g * bo)
+                y = permute_features(y, output_grid)
+                return y if fused is not None or bias is None else y + bias
+        y = from_blocks(torch.bmm(xb, blocks.transpose(1, 2)), output_grid)
+        return y if bias is None else y + bias

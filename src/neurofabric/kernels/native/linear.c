@@ -138,7 +138,8 @@ static int linear_backward(int64_t max_threads, int64_t per_thread, int64_t b, i
     const int64_t parts = threads_for(max_threads, per_thread, e * 4);
     index_t* const source = (index_t*)carve(&cursor, e * 4);
     float* const transposed_weight = (float*)carve(&cursor, e * 4);
-    index_t* const counts = (index_t*)carve(&cursor, (parts > MAX_THREADS ? MAX_THREADS : parts) * in * 4);
+    const int64_t count_rows = parts > MAX_THREADS ? MAX_THREADS : parts;
+    index_t* const counts = (index_t*)carve(&cursor, count_rows * in * 4);
     uint64_t magic = 0;
     if (divisor) { /* the order, then the weights through it: faster than writing two arrays */
       nf_transpose_edges(parts, out, in, crow, col, NULL, transpose_crow, counts, NULL, NULL,

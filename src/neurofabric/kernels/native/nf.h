@@ -98,7 +98,8 @@ static inline float horizontal_sum(vec v) {
 }
 
 /* r[t] = Σ lanes of s[t], t < NF_LANES. With 16 lanes a tree of two-vector shuffles (30, against
- * ~4 per vector for separate horizontal sums); with fewer, a transpose and NF_LANES − 1 adds. */
+ * ~4 per vector for separate horizontal sums); with 8, halves first (below); with 4, a
+ * transpose and 3 adds. */
 static inline vec sum_lanes(const vec* s) {
 #if NF_LANES == 16
   vec u[8], v[4], w[2];
@@ -133,9 +134,12 @@ static inline vec sum_lanes(const vec* s) {
   for (int q = 0; q < 2; ++q) {
     const v4 a = h[4 * q], b = h[4 * q + 1], c = h[4 * q + 2], d = h[4 * q + 3];
     /* ab = (a0 + a2, b0 + b2, a1 + a3, b1 + b3), cd likewise */
-    const v4 ab = __builtin_shufflevector(a, b, 0, 4, 1, 5) + __builtin_shufflevector(a, b, 2, 6, 3, 7);
-    const v4 cd = __builtin_shufflevector(c, d, 0, 4, 1, 5) + __builtin_shufflevector(c, d, 2, 6, 3, 7);
-    r[q] = __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+    const v4 ab =
+        __builtin_shufflevector(a, b, 0, 4, 1, 5) + __builtin_shufflevector(a, b, 2, 6, 3, 7);
+    const v4 cd =
+        __builtin_shufflevector(c, d, 0, 4, 1, 5) + __builtin_shufflevector(c, d, 2, 6, 3, 7);
+    r[q] =
+        __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
   }
   return __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 4, 5, 6, 7);
 #else
