@@ -16,9 +16,10 @@
 
 /* Vectors per chunk of batch columns (one pass over the edges per chunk): four with AVX-512
  * (64 columns) or SSE2/NEON, eight with AVX2 (64 columns too). On the AVX2 EPYC (Zen, 512 KiB
- * L2 per core) a gather step at 4096², batch 256, took 96 ms with eight vectors against 111
- * with four (and 102 with eight in two chains of accumulators, which spill: 16 registers);
- * two vectors (a chunk that fits that L2) were 1.7–2× slower per pass. */
+ * L2 per core) a gather step at 4096², batch 256, took 1.22–1.32× as long with four vectors
+ * and 2.2× with two (a chunk that fits that L2): benchmarks/native_builds.py --against tree
+ * --define-a CHUNK_VECTORS=4. Eight vectors in two chains of accumulators spilled (16
+ * registers) and were slower than one chain in a prototype. */
 #ifndef CHUNK_VECTORS
 #if NF_LANES == 8
 #define CHUNK_VECTORS 8
@@ -29,11 +30,12 @@
 #define CHUNK (CHUNK_VECTORS * NF_LANES) /* batch columns per pass over the edges */
 /* Prefetching: PREFETCH edges ahead, the first PREFETCH_LINES cache lines of the chunk of the
  * row that edge gathers (the hardware prefetcher fetches the rest). The edge gradient was
- * fastest at 16 edges ahead (of 4, 8, 16, 32; 4096², density 1/16, batch 256) on both EPYCs;
- * on the AVX2 one (Zen), with two of the chunk's four lines (2 and 3 were 7–13% slower per
- * pass than 4, in benchmarks/native_builds.py), which also cut the bag sums' eight-vector
- * chunks by 20–23% (8 or 24 edges ahead: no better). With four-vector chunks (AVX-512) the
- * bag sums gained nothing from prefetching and do not. */
+ * fastest at 16 edges ahead (of 4, 8, 16, 32; 4096², density 1/16, batch 256) on the AVX-512
+ * EPYC. On the AVX2 one (Zen) two of a chunk's four lines were faster than all four: the edge
+ * gradient took 0.87–0.93 of its time, and the eight-vector bag sums, prefetching two lines,
+ * 0.75–0.94 of theirs without (three or four lines: 8–17% slower; 8 edges ahead: 28%), in
+ * benchmarks/native_builds.py. With four-vector chunks (AVX-512) the bag sums gained nothing
+ * from prefetching and do not. */
 #ifndef PREFETCH
 #define PREFETCH 16
 #endif
