@@ -1,14 +1,14 @@
 """Two builds of the native library timed against each other in one process.
 
 Build A compiles the C sources of a git revision (``--against``, default ``HEAD``; ``tree``:
-the working tree's, to time one source against itself with other constants); build B those
-of the working tree. Either gets extra compiler definitions (``--define-a``,
-``--define-b``: ``CHUNK_VECTORS=4``, ``PREFETCH=8``, …), so one source tree can be timed
-against itself with another constant. For N × N at density 1/16 and the batch given, prints
-the medians (repeats interleaved A, B, A, B, …, so a drift of the machine's speed hits both
-alike) of the three passes of a ``gather`` training step — forward bag sum, transposed bag
-sum (∂L/∂x), edge gradient (∂L/∂w) — and of a whole step of a ``SparseLinear`` (forward and
-backward through one native call per direction), with B's time over A's:
+the working tree's); build B those of the working tree. Either gets extra compiler
+definitions (``--define-a``, ``--define-b``: ``CHUNK_VECTORS=4``, ``PREFETCH=8``, …), so with
+``--against tree`` one source is timed against itself with another constant. For N × N at
+density 1/16 and the batch given, prints the medians (repeats interleaved A, B, A, B, …, so a
+drift of the machine's speed hits both alike) of the three passes of a ``gather`` training
+step — forward bag sum, transposed bag sum (∂L/∂x), edge gradient (∂L/∂w) — and of a whole
+step of a ``SparseLinear`` (forward and backward through one native call per direction),
+with B's time over A's:
 
     .venv/bin/python benchmarks/native_builds.py [--against HEAD] [--define-a CHUNK_VECTORS=4]
         [--define-b …] [--features 4096] [--batch 256] [--repeats 20]
@@ -53,20 +53,21 @@ def _sources_at(revision: str, directory: Path) -> None:
 
 
 def _load(directory: Path | None, defines: list[str]):
-    """Compile and load the sources in ``directory`` (None: this tree) with ``-D`` defines."""
-    sources, header, flags = native.SOURCES, native.HEADER, native.FLAGS
+    """Compile and load the sources in ``directory`` (None: this tree) with ``-D`` defines;
+    no fallback build, which would drop them."""
+    saved = native.SOURCES, native.HEADER, native.FLAGS, native._FALLBACK_FLAGS
     try:
         if directory is not None:
-            native.SOURCES = tuple(directory / path.name for path in sources)
-            native.HEADER = directory / header.name
-        native.FLAGS = (*flags, *(f"-D{define}" for define in defines))
+            native.SOURCES = tuple(directory / path.name for path in native.SOURCES)
+            native.HEADER = directory / native.HEADER.name
+        native.FLAGS = native._FALLBACK_FLAGS = (*native.FLAGS, *(f"-D{d}" for d in defines))
         native.reset()
         lib = native.library()
         if lib is None:
             raise SystemExit(f"error: {native.status()}")
         return lib
     finally:
-        native.SOURCES, native.HEADER, native.FLAGS = sources, header, flags
+        native.SOURCES, native.HEADER, native.FLAGS, native._FALLBACK_FLAGS = saved
 
 
 def main() -> None:
