@@ -34,8 +34,11 @@
  * EPYC. On the AVX2 one (Zen) two of a chunk's four lines were faster than all four: the edge
  * gradient took 0.87–0.93 of its time, and the eight-vector bag sums, prefetching two lines,
  * 0.75–0.94 of theirs without (three or four lines: 8–17% slower; 8 edges ahead: 28%), in
- * benchmarks/native_builds.py. With four-vector chunks (AVX-512) the bag sums gained nothing
- * from prefetching and do not. */
+ * benchmarks/native_builds.py. On AVX2 a chunk of four vectors (PAIR_PREFETCH_VECTORS: a
+ * batch's last 25–32 columns), summed two edges at a time, prefetches both edges' rows: at
+ * batch 32 the forward bag sum took 0.86–0.90 of its time, the step 0.90–0.98; at
+ * batch 16 (two vectors) prefetching made the bag sums 15–23% slower. With four-vector chunks
+ * (AVX-512) the bag sums gained nothing from prefetching and do not. */
 #ifndef PREFETCH
 #define PREFETCH 16
 #endif
@@ -44,6 +47,13 @@
 #define PREFETCH_LINES 2
 #else
 #define PREFETCH_LINES ((CHUNK * 4 + 63) / 64)
+#endif
+#endif
+#ifndef PAIR_PREFETCH_VECTORS
+#if NF_LANES == 8
+#define PAIR_PREFETCH_VECTORS 4
+#else
+#define PAIR_PREFETCH_VECTORS (CHUNK_VECTORS + 1)
 #endif
 #endif
 
@@ -122,6 +132,10 @@ static inline __attribute__((always_inline)) void bag_chunk(int64_t bag0, int64_
         for (int v = 0; v < nv; ++v) p[v] += wp * rp[v];
       }
       for (; e + 2 <= e1; e += 2) {
+        if (nv >= PAIR_PREFETCH_VECTORS && e + PREFETCH + 1 < end) {
+          PREFETCH_ROW(rows + SOURCE_OF(e + PREFETCH) * ld)
+          PREFETCH_ROW(rows + SOURCE_OF(e + PREFETCH + 1) * ld)
+        }
         const vecu* rp = (const vecu*)(rows + SOURCE_OF(e) * ld);
         const vecu* rq = (const vecu*)(rows + SOURCE_OF(e + 1) * ld);
         const float wp = weight[e], wq = weight[e + 1];
