@@ -26,15 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from native_passes import step_operands, step_passes
 
 from neurofabric.bench import machine_name
 from neurofabric.kernels import native
-from neurofabric.kernels._sparse import sort_order, transpose_offsets
-from neurofabric.kernels.native import passes
 from neurofabric.nn import SparseLinear
-from neurofabric.topology import regular_junction
 
 
 def _sources_at(revision: str, directory: Path) -> None:
@@ -91,34 +88,18 @@ def main() -> None:
     print(f"machine: {machine_name('cpu')}; {n}x{n}, density 1/16, batch {b}")
     print(f"A: {args.against} {' '.join(args.define_a)}; B: working tree {' '.join(args.define_b)}")
 
-    junction = regular_junction(n, n, density=1 / 16, seed=0)
-    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
-    crow = torch.from_numpy(junction.indptr.astype(np.int32))
-    order = sort_order(table.view(-1)).to(torch.int32)
-    offsets = torch.from_numpy(transpose_offsets(junction).astype(np.int32))
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(junction.nnz, generator=generator)
-    x = torch.randn(b, n, generator=generator)
-    x_rows = passes.feature_major(x)
-    g_rows = passes.feature_major(torch.randn(b, n, generator=generator))
-    transposed = passes.take(weight, order)
-    upstream = torch.randn(b, n, generator=generator)
+    operands = step_operands(n, b)
+    upstream = torch.randn(b, n, generator=operands.generator)
     layers = {}
     for name, lib in libraries.items():  # a layer binds the library it was built with
         native._library = lib
-        layers[name] = SparseLinear(junction, kernel="gather")
-    inputs = x.clone().requires_grad_()
+        layers[name] = SparseLinear(operands.junction, kernel="gather")
+    inputs = operands.x.clone().requires_grad_()
 
     def step(layer):
         layer(inputs).backward(upstream)
 
-    cases = {
-        "forward bag sum": lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
-        "transposed bag sum (dL/dx)": lambda: passes.bag_sum(
-            g_rows, order, transposed, n, offsets=offsets, divisor=table.shape[1]
-        ),
-        "edge gradient (dL/dw)": lambda: passes.edge_gradient(g_rows, x_rows, table, offsets=crow),
-    }
+    cases = step_passes(operands)
     times = {(case, name): [] for case in [*cases, "SparseLinear step"] for name in libraries}
     for _ in range(args.repeats):
         for case, statement in cases.items():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -54,6 +55,46 @@ def _medians(cases: dict, repeats: int) -> dict[str, float]:
     return {name: statistics.median(values) * 1e3 for name, values in times.items()}
 
 
+def step_operands(n: int, b: int) -> SimpleNamespace:
+    """The operands of a ``gather`` step's passes at N×N, density 1/16, batch ``b`` (seed 0):
+    the junction, its fan-in table ``table``, row pointers ``crow``, transposed ``order`` and
+    ``offsets``, ``weight`` and the ``transposed`` weights, an input ``x``, feature-major
+    ``x_rows`` and ``g_rows``, and the ``generator`` for more."""
+    junction = regular_junction(n, n, density=1 / 16, seed=0)
+    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
+    order = sort_order(table.view(-1)).to(torch.int32)
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(junction.nnz, generator=generator)
+    x = torch.randn(b, n, generator=generator)
+    return SimpleNamespace(
+        n=n,
+        junction=junction,
+        table=table,
+        crow=torch.from_numpy(junction.indptr.astype(np.int32)),
+        order=order,
+        offsets=torch.from_numpy(transpose_offsets(junction).astype(np.int32)),
+        weight=weight,
+        transposed=passes.take(weight, order),
+        x=x,
+        x_rows=passes.feature_major(x),
+        g_rows=passes.feature_major(torch.randn(b, n, generator=generator)),
+        generator=generator,
+    )
+
+
+def step_passes(o: SimpleNamespace) -> dict:
+    """The three passes of a step over :func:`step_operands`, as statements by name."""
+    return {
+        "forward bag sum": lambda: passes.bag_sum(o.x_rows, o.table, o.weight, o.n, offsets=o.crow),
+        "transposed bag sum (dL/dx)": lambda: passes.bag_sum(
+            o.g_rows, o.order, o.transposed, o.n, offsets=o.offsets, divisor=o.table.shape[1]
+        ),
+        "edge gradient (dL/dw)": lambda: passes.edge_gradient(
+            o.g_rows, o.x_rows, o.table, offsets=o.crow
+        ),
+    }
+
+
 def _print(title: str, medians: dict[str, float]) -> None:
     print(title)
     for name, ms in medians.items():
@@ -75,18 +116,11 @@ def main() -> None:
     torch.set_num_threads(2)
     n, b = args.features, args.batch
     print(f"machine: {machine_name('cpu')}; {native.status()}; {n}x{n}, batch {b}")
-    junction = regular_junction(n, n, density=1 / 16, seed=0)
-    table = torch.from_numpy(np.ascontiguousarray(junction.fan_in_table(), dtype=np.int32))
-    crow = torch.from_numpy(junction.indptr.astype(np.int32))
-    k = table.shape[1]
-    order = sort_order(table.view(-1)).to(torch.int32)
-    offsets = torch.from_numpy(transpose_offsets(junction).astype(np.int32))
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(junction.nnz, generator=generator)
-    x = torch.randn(b, n, generator=generator)
-    x_rows = passes.feature_major(x)
-    g_rows = passes.feature_major(torch.randn(b, n, generator=generator))
-    transposed = passes.take(weight, order)
+    operands = step_operands(n, b)
+    table, crow, order, offsets = operands.table, operands.crow, operands.order, operands.offsets
+    weight, x, x_rows = operands.weight, operands.x, operands.x_rows
+    generator = operands.generator
+    pass_of = step_passes(operands)
     padded = passes.new_rows(n, b)
     nothing = lambda: None  # noqa: E731
 
@@ -94,10 +128,7 @@ def main() -> None:
         "passes of one step (2 threads):",
         _medians(
             {
-                "forward bag sum": (
-                    nothing,
-                    lambda: passes.bag_sum(x_rows, table, weight, n, offsets=crow),
-                ),
+                "forward bag sum": (nothing, pass_of["forward bag sum"]),
                 "transposed edge order (counting sort)": (
                     nothing,
                     lambda: passes.transpose_edges(
@@ -112,16 +143,8 @@ def main() -> None:
                     nothing,
                     lambda: passes.take(weight, order),
                 ),
-                "transposed bag sum (dL/dx)": (
-                    nothing,
-                    lambda: passes.bag_sum(
-                        g_rows, order, transposed, n, offsets=offsets, divisor=k
-                    ),
-                ),
-                "edge gradient (dL/dw)": (
-                    nothing,
-                    lambda: passes.edge_gradient(g_rows, x_rows, table, offsets=crow),
-                ),
+                "transposed bag sum (dL/dx)": (nothing, pass_of["transposed bag sum (dL/dx)"]),
+                "edge gradient (dL/dw)": (nothing, pass_of["edge gradient (dL/dw)"]),
                 "native transpose into padded rows": (nothing, lambda: passes.feature_major(x)),
                 "torch copy_ into padded rows": (nothing, lambda: padded.copy_(x.t())),
             },

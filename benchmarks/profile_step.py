@@ -6,6 +6,8 @@ For an N×N ``gather`` layer (regular junction, density 1/16) or a Clos cascade 
 - the forward+backward median with a fixed random upstream gradient and with
   ``y.sum().backward()`` (whose stride-0 gradient each method must copy first), beside
   ``nn.Linear`` under both;
+- for the cascade, the step with ``torch.bmm`` replaced by an allocation of its output (the
+  time of every op but the batched matmuls' arithmetic);
 - the dense GEMM rate of this machine (an N×N by N×N matmul, GFLOP/s);
 - per step, the self time of the most expensive ops (``torch.profiler``).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from unittest import mock
 
 import torch
 from torch import nn
@@ -67,6 +70,11 @@ def main() -> None:
         fixed = _median_ms(lambda m=module: step(m, False))
         summed = _median_ms(lambda m=module: step(m, True))
         print(f"{name:>10}: {fixed:8.2f} ms with an upstream gradient, {summed:8.2f} ms with sum()")
+    if args.layer == "cascade":  # what the batched matmuls leave: every other op of the step
+        empty = lambda a, b, **_: a.new_empty(a.shape[0], a.shape[1], b.shape[2])  # noqa: E731
+        with mock.patch.object(torch, "bmm", empty):
+            rest = _median_ms(lambda: step(layer, False))
+        print(f"    sparse: {rest:8.2f} ms with torch.bmm replaced by an allocation")
     a = torch.randn(n, n)
     gemm = _median_ms(lambda: a @ a)
     print(f"dense GEMM {n}³: {2 * n**3 / gemm / 1e6:.0f} GFLOP/s")

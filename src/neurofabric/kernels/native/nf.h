@@ -125,8 +125,8 @@ static inline vec sum_lanes(const vec* s) {
 #elif NF_LANES == 8
   /* each vector's halves added first, then two 4 × 4 transposes of 128-bit vectors: the
    * in-lane shuffles are one micro-op each on Zen, where the cross-lane ones of a full 8 × 8
-   * transpose (vperm2f128) cost several (on the AVX2 EPYC: 0.93 of the time of an edge
-   * gradient prototype without prefetching, 0.99 of gather.c's, benchmarks/native_builds.py) */
+   * transpose (vperm2f128) cost several (on the AVX2 EPYC: 0.99 of the edge gradient's
+   * time, benchmarks/native_builds.py) */
   typedef float v4 __attribute__((vector_size(16)));
   v4 h[8], r[2];
   for (int t = 0; t < 8; ++t)
